@@ -1,0 +1,61 @@
+# Time Warp: build, run and test.
+#   make            optimised release binary build/timewarp (installs nothing)
+#   make run        install missing Debian packages, build, migrate, serve on SQLite
+#   make test       install missing packages, sanitizer build, every test suite
+#   make asan       sanitizer build only (build/asan/timewarp)
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+SRC     := $(wildcard src/*.c src/api/*.c src/domain/*.c src/store/*.c)
+APP_SRC := $(filter-out src/main.c,$(SRC))
+MIGRATIONS := $(sort $(wildcard migrations/*/*.sql))
+GEN     := build/gen/migrations_data.c
+
+RELEASE_FLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: all asan run test unit deps deps-test clean bench
+all: build/timewarp
+
+$(GEN): $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/timewarp: $(SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -o $@ $(SRC) $(GEN) $(LDLIBS)
+
+asan: build/asan/timewarp
+build/asan/timewarp: $(SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -o $@ $(SRC) $(GEN) $(LDLIBS)
+
+# Unit tests link the application code (minus main) under the sanitizers.
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(wildcard tests/unit/test_*.c))
+build/asan/unit/%: tests/unit/%.c $(APP_SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -o $@ $< $(APP_SRC) $(GEN) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+	sh tests/unit/run.sh $(UNIT_TESTS)
+
+deps:
+	sh scripts/install-deps.sh build
+deps-test:
+	sh scripts/install-deps.sh test
+
+run: deps
+	$(MAKE) build/timewarp
+	./build/timewarp migrate
+	./build/timewarp serve
+
+test: deps-test
+	$(MAKE) build/timewarp build/asan/timewarp $(UNIT_TESTS)
+	bash tests/run-all.sh
+
+clean:
+	rm -rf build

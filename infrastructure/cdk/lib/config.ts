@@ -1,0 +1,242 @@
+/*
+ * Stage configuration: the only place where staging and production differ.
+ *
+ * Every value can be overridden from the CDK context, most specific first:
+ *   -c production:desiredCount=3   (one stage only)
+ *   -c desiredCount=3              (every stage)
+ *   the defaults below             (sizes and protections per stage)
+ * Context given with -c arrives as strings, so numbers and booleans are parsed
+ * and checked here; a bad value stops synthesis with a message naming the key.
+ */
+import type { Node } from 'constructs';
+
+export const STAGES = ['staging', 'production'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Name of the ECR repository shared by both stages (an image is built once, promoted). */
+export const REPOSITORY_NAME = 'timewarp';
+
+export interface StageConfig {
+  readonly stage: StageName;
+  /** Public name of the API, e.g. api.example.com: ALB listener rule, ALLOWED_HOSTS, optional DNS record. */
+  readonly domainName: string;
+  /** ACM certificate (same region as the stack) covering domainName. */
+  readonly certificateArn: string;
+  /**
+   * Image tag in the shared ECR repository (tags are immutable: the pipeline pushes the git
+   * commit). The pipeline registers newer task definition revisions itself; pass the tag that is
+   * running when deploying infrastructure changes (scripts/deploy.sh current-tag STAGE).
+   */
+  readonly imageTag: string;
+  readonly desiredCount: number;
+  readonly minCount: number;
+  readonly maxCount: number;
+  /** RDS instance class without the "db." prefix, e.g. t4g.micro. */
+  readonly dbInstanceClass: string;
+  readonly dbAllocatedStorageGiB: number;
+  readonly dbMaxAllocatedStorageGiB: number;
+  readonly multiAz: boolean;
+  readonly deletionProtection: boolean;
+  readonly backupRetentionDays: number;
+  readonly natGateways: number;
+  /** Run the service on Fargate Spot (non-production only: a task can be reclaimed with 2 minutes' notice). */
+  readonly fargateSpot: boolean;
+  /** ECS built-in blue/green deployment instead of the default rolling deployment. */
+  readonly blueGreen: boolean;
+  /** S3 bucket + CloudFront distribution for static files. */
+  readonly staticSite: boolean;
+  /** Route 53 alias record for domainName, when both are given. */
+  readonly hostedZoneId?: string;
+  readonly hostedZoneName?: string;
+  /** E-mail address subscribed to the alarm topic, when given. */
+  readonly alarmEmail?: string;
+  readonly logRetentionDays: number;
+  /** Encrypt the CloudWatch log groups and the alarm topic with a customer-managed KMS key. */
+  readonly encryptLogs: boolean;
+  /** Target of the request-count autoscaling policy, requests per task per minute. */
+  readonly requestsPerTargetPerMinute: number;
+}
+
+type Defaults = Omit<StageConfig, 'stage' | 'domainName' | 'certificateArn' | 'imageTag' | 'hostedZoneId' | 'hostedZoneName' | 'alarmEmail'>;
+
+/* Sizes and protections: the only differences between the two stages. */
+export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
+  staging: {
+    desiredCount: 1,
+    minCount: 1,
+    maxCount: 2,
+    dbInstanceClass: 't4g.micro',
+    dbAllocatedStorageGiB: 20,
+    dbMaxAllocatedStorageGiB: 50,
+    multiAz: false,
+    deletionProtection: false,
+    backupRetentionDays: 7,
+    natGateways: 1,
+    fargateSpot: true,
+    blueGreen: false,
+    staticSite: false,
+    logRetentionDays: 30,
+    encryptLogs: true,
+    requestsPerTargetPerMinute: 3000,
+  },
+  production: {
+    desiredCount: 2,
+    minCount: 2,
+    maxCount: 6,
+    dbInstanceClass: 't4g.small',
+    dbAllocatedStorageGiB: 20,
+    dbMaxAllocatedStorageGiB: 100,
+    multiAz: true,
+    deletionProtection: true,
+    backupRetentionDays: 14,
+    natGateways: 2,
+    fargateSpot: false,
+    blueGreen: false,
+    staticSite: false,
+    logRetentionDays: 90,
+    encryptLogs: true,
+    requestsPerTargetPerMinute: 3000,
+  },
+};
+
+class ConfigError extends Error {}
+
+function raw(node: Node, stage: StageName, key: string): unknown {
+  const specific = node.tryGetContext(`${stage}:${key}`);
+  if (specific !== undefined) return specific;
+  return node.tryGetContext(key);
+}
+
+function str(node: Node, stage: StageName, key: string): string | undefined {
+  const v = raw(node, stage, key);
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ConfigError(`context ${stage}:${key} must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(node: Node, stage: StageName, key: string, dflt: number, min: number, max: number): number {
+  const v = raw(node, stage, key);
+  if (v === undefined) return dflt;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`context ${stage}:${key} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function bool(node: Node, stage: StageName, key: string, dflt: boolean): boolean {
+  const v = raw(node, stage, key);
+  if (v === undefined) return dflt;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new ConfigError(`context ${stage}:${key} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+const CERT_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const INSTANCE_CLASS = /^[a-z][a-z0-9]*\.[a-z0-9]+$/;
+
+/* The only retention periods CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+function retention(days: number, stage: StageName): number {
+  if (!LOG_RETENTION_DAYS.includes(days)) {
+    throw new ConfigError(`context ${stage}:logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${days}`);
+  }
+  return days;
+}
+
+/** Which stages this synthesis builds: context "stages", comma-separated, default both. */
+export function selectedStages(node: Node): StageName[] {
+  const v = node.tryGetContext('stages');
+  if (v === undefined || v === '') return [...STAGES];
+  const names = String(v).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(STAGES as readonly string[]).includes(n)) {
+      throw new ConfigError(`context stages: unknown stage "${n}" (known: ${STAGES.join(', ')})`);
+    }
+  }
+  return names as StageName[];
+}
+
+export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
+  const d = STAGE_DEFAULTS[stage];
+  const domainName = str(node, stage, 'domainName');
+  const certificateArn = str(node, stage, 'certificateArn');
+  if (!domainName || !HOSTNAME.test(domainName)) {
+    throw new ConfigError(
+      `context ${stage}:domainName is required and must be a lower-case host name ` +
+        `(e.g. -c ${stage}:domainName=api.example.com), got ${JSON.stringify(domainName)}`,
+    );
+  }
+  if (!certificateArn || !CERT_ARN.test(certificateArn)) {
+    throw new ConfigError(
+      `context ${stage}:certificateArn is required and must be an ACM certificate ARN ` +
+        `(e.g. -c ${stage}:certificateArn=arn:aws:acm:REGION:ACCOUNT:certificate/ID), got ${JSON.stringify(certificateArn)}`,
+    );
+  }
+  const imageTag = str(node, stage, 'imageTag');
+  if (!imageTag || !IMAGE_TAG.test(imageTag)) {
+    throw new ConfigError(
+      `context ${stage}:imageTag is required and must be an image tag in the ECR repository ` +
+        `(e.g. -c imageTag=$(git rev-parse HEAD)), got ${JSON.stringify(imageTag)}`,
+    );
+  }
+  const dbInstanceClass = (str(node, stage, 'dbInstanceClass') ?? d.dbInstanceClass).replace(/^db\./, '');
+  if (!INSTANCE_CLASS.test(dbInstanceClass)) {
+    throw new ConfigError(`context ${stage}:dbInstanceClass must look like t4g.micro, got ${JSON.stringify(dbInstanceClass)}`);
+  }
+
+  const minCount = int(node, stage, 'minCount', d.minCount, 1, 100);
+  const maxCount = int(node, stage, 'maxCount', d.maxCount, 1, 100);
+  const desiredCount = int(node, stage, 'desiredCount', d.desiredCount, 1, 100);
+  if (!(minCount <= desiredCount && desiredCount <= maxCount)) {
+    throw new ConfigError(`${stage}: need minCount <= desiredCount <= maxCount, got ${minCount} / ${desiredCount} / ${maxCount}`);
+  }
+  const dbAllocatedStorageGiB = int(node, stage, 'dbAllocatedStorageGiB', d.dbAllocatedStorageGiB, 20, 65536);
+  const dbMaxAllocatedStorageGiB = int(node, stage, 'dbMaxAllocatedStorageGiB', d.dbMaxAllocatedStorageGiB, 20, 65536);
+  if (dbMaxAllocatedStorageGiB < dbAllocatedStorageGiB) {
+    throw new ConfigError(`${stage}: dbMaxAllocatedStorageGiB must be >= dbAllocatedStorageGiB`);
+  }
+  const fargateSpot = bool(node, stage, 'fargateSpot', d.fargateSpot);
+  if (stage === 'production' && fargateSpot) {
+    throw new ConfigError('production: fargateSpot is for non-production stages only');
+  }
+
+  const hostedZoneId = str(node, stage, 'hostedZoneId');
+  const hostedZoneName = str(node, stage, 'hostedZoneName');
+  if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
+    throw new ConfigError(`${stage}: give both hostedZoneId and hostedZoneName, or neither`);
+  }
+  if (hostedZoneName !== undefined && !(domainName === hostedZoneName || domainName.endsWith(`.${hostedZoneName}`))) {
+    throw new ConfigError(`${stage}: domainName ${domainName} is not inside hosted zone ${hostedZoneName}`);
+  }
+
+  return {
+    stage,
+    domainName,
+    certificateArn,
+    imageTag,
+    desiredCount,
+    minCount,
+    maxCount,
+    dbInstanceClass,
+    dbAllocatedStorageGiB,
+    dbMaxAllocatedStorageGiB,
+    multiAz: bool(node, stage, 'multiAz', d.multiAz),
+    deletionProtection: bool(node, stage, 'deletionProtection', d.deletionProtection),
+    // RDS allows up to 35 days; fewer than 7 is below what the project promises.
+    backupRetentionDays: int(node, stage, 'backupRetentionDays', d.backupRetentionDays, 7, 35),
+    natGateways: int(node, stage, 'natGateways', d.natGateways, 1, 2),
+    fargateSpot,
+    blueGreen: bool(node, stage, 'blueGreen', d.blueGreen),
+    staticSite: bool(node, stage, 'staticSite', d.staticSite),
+    hostedZoneId,
+    hostedZoneName,
+    alarmEmail: str(node, stage, 'alarmEmail'),
+    logRetentionDays: retention(int(node, stage, 'logRetentionDays', d.logRetentionDays, 1, 3653), stage),
+    encryptLogs: bool(node, stage, 'encryptLogs', d.encryptLogs),
+    requestsPerTargetPerMinute: int(node, stage, 'requestsPerTargetPerMinute', d.requestsPerTargetPerMinute, 10, 1000000),
+  };
+}

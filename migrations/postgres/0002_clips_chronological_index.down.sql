@@ -1,0 +1,1 @@
+DROP INDEX clips_chronological;

@@ -1,0 +1,3 @@
+DROP TABLE clips;
+DROP TABLE submissions;
+DROP TABLE contributors;

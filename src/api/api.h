@@ -1,0 +1,62 @@
+/* What handlers see: a parsed request in, a status and JSON body out. No libmicrohttpd here,
+ * so handlers can be called and tested without a socket. */
+#ifndef TIMEWARP_API_H
+#define TIMEWARP_API_H
+#include "config.h"
+#include "store/store.h"
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define API_MAX_QUERY 32
+
+struct query_param {
+    const char *key, *value; /* value NULL for "?key" without '=' */
+};
+
+struct request {
+    const char *method;       /* "GET", "HEAD", "POST", … */
+    const char *id;           /* the {id} path segment, or NULL */
+    const char *body;         /* NULL when there was none */
+    size_t body_len;
+    const char *content_type; /* NULL when absent */
+    struct query_param query[API_MAX_QUERY];
+    int query_count;
+    bool query_overflow;      /* more than API_MAX_QUERY parameters */
+    struct store *store;      /* NULL: this worker could not reach the database */
+    const struct config *config;
+    bool draining;            /* shutting down: /health/ reports unavailable */
+};
+
+struct response {
+    int status;
+    json_t *body;      /* owned; NULL only for responses without a body */
+    const char *allow; /* Allow header for 405 */
+};
+
+typedef void (*api_handler)(const struct request *req, struct response *res);
+
+/* Sets an error response in the shape SPEC.md defines; `field` (or NULL) goes to details. */
+void api_error(struct response *res, int status, const char *code, const char *message,
+               const char *field);
+/* 503 (database unreachable) or 500 for a store failure; logs the driver's error. */
+void api_store_failure(const struct request *req, struct response *res, enum store_status rc);
+
+/* Handlers, one file per resource. */
+void api_contributors_create(const struct request *req, struct response *res);
+void api_submissions_create(const struct request *req, struct response *res);
+void api_submissions_get(const struct request *req, struct response *res);
+void api_clips_get(const struct request *req, struct response *res);
+void api_clips_list(const struct request *req, struct response *res);
+void api_health(const struct request *req, struct response *res);
+
+/* Public ids: prefix + 32 lowercase hex digits from the kernel's CSPRNG. */
+#define PUBLIC_ID_LEN 36
+void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1]);
+bool api_is_public_id(const char *prefix, const char *s);
+
+/* Record → JSON, shared by the handlers that return the same resource. */
+json_t *api_contributor_json(const struct contributor_rec *c);
+json_t *api_submission_json(const struct submission_rec *s);
+json_t *api_clip_json(const struct clip_rec *c);
+#endif

@@ -1,0 +1,27 @@
+/* Request-body validation: Content-Type, JSON well-formedness (strict: duplicate keys,
+ * invalid UTF-8 and excessive nesting rejected), object shape and per-field rules.
+ * Pure apart from allocation; a fuzz target drives it directly. */
+#ifndef TIMEWARP_BODY_H
+#define TIMEWARP_BODY_H
+#include "api/api.h"
+
+#define BODY_MAX_DEPTH 64
+
+enum field_kind { FIELD_STRING, FIELD_STRING_OR_NULL };
+
+struct field_spec {
+    const char *name;
+    enum field_kind kind;
+    bool required;
+    size_t max_codepoints; /* 0: no limit beyond the body limit */
+    bool not_blank;        /* after trimming surrounding whitespace */
+};
+
+/* Parses and validates the body of `req`. On success returns the object (caller owns it);
+ * otherwise fills `res` with the 4xx and returns NULL. */
+json_t *body_parse(const char *content_type, const char *body, size_t len,
+                   const struct field_spec *specs, size_t nspecs, struct response *res);
+
+/* The field as a C string, or NULL if absent or JSON null. */
+const char *body_string(json_t *obj, const char *name);
+#endif

@@ -1,0 +1,149 @@
+/* GET /clips (the archive, by date, keyset-paginated) and GET /clips/{id}. */
+#include "api/api.h"
+#include "domain/cursor.h"
+#include "domain/date.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 200
+
+static void render_clip(void *ctx, const struct clip_rec *c)
+{
+    struct response *res = ctx;
+    res->status = 200;
+    res->body = api_clip_json(c);
+}
+
+void api_clips_get(const struct request *req, struct response *res)
+{
+    enum store_status rc = STORE_NOT_FOUND;
+    if (api_is_public_id("clp_", req->id))
+        rc = req->store ? store_get_clip(req->store, req->id, render_clip, res) : STORE_UNAVAILABLE;
+    if (rc == STORE_NOT_FOUND)
+        api_error(res, 404, "NOT_FOUND", "Not found", NULL);
+    else if (rc != STORE_OK)
+        api_store_failure(req, res, rc);
+}
+
+struct list_params {
+    const char *from, *to, *limit, *cursor;
+};
+
+/* Collects the known parameters; unknown ones are ignored, a repeated known one is an error. */
+static bool read_params(const struct request *req, struct list_params *p, struct response *res)
+{
+    static const char *const names[] = {"from", "to", "limit", "cursor"};
+    const char **slots[] = {&p->from, &p->to, &p->limit, &p->cursor};
+    bool seen[4] = {false};
+    char msg[96];
+    if (req->query_overflow) {
+        api_error(res, 400, "BAD_REQUEST", "Too many query parameters.", NULL);
+        return false;
+    }
+    for (int i = 0; i < req->query_count; i++)
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(req->query[i].key, names[k]) != 0)
+                continue;
+            if (seen[k]) {
+                snprintf(msg, sizeof msg, "Query parameter '%s' is given more than once.", names[k]);
+                api_error(res, 400, "BAD_REQUEST", msg, names[k]);
+                return false;
+            }
+            seen[k] = true;
+            *slots[k] = req->query[i].value ? req->query[i].value : "";
+        }
+    return true;
+}
+
+/* Decimal digits only; 0 is an error, anything above MAX_LIMIT is clamped. */
+static bool parse_limit(const char *s, int *out)
+{
+    long v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        v = v * 10 + (*s - '0');
+        if (v > MAX_LIMIT)
+            v = MAX_LIMIT + 1; /* saturate: "99999999999999999999" is just "large" */
+    }
+    if (v == 0)
+        return false;
+    *out = v > MAX_LIMIT ? MAX_LIMIT : (int)v;
+    return true;
+}
+
+struct page {
+    json_t *items;
+    int wanted; /* the page size; one more row is fetched to know if a next page exists */
+    char last_id[PUBLIC_ID_LEN + 1];
+    bool more;
+};
+
+static void collect(void *ctx, const struct clip_rec *c)
+{
+    struct page *pg = ctx;
+    if ((int)json_array_size(pg->items) == pg->wanted) {
+        pg->more = true;
+        return;
+    }
+    json_array_append_new(pg->items, api_clip_json(c));
+    snprintf(pg->last_id, sizeof pg->last_id, "%s", c->id);
+}
+
+void api_clips_list(const struct request *req, struct response *res)
+{
+    struct list_params p = {0};
+    date_key from = 0, to = 99991231;
+    int limit = DEFAULT_LIMIT;
+    char after[4 + CURSOR_PAYLOAD_LEN + 1];
+    const unsigned char *key = (const unsigned char *)req->config->secret_key;
+    size_t key_len = req->config->secret_key_len;
+
+    if (!read_params(req, &p, res))
+        return;
+    if (p.from && !date_parse_iso(p.from, strlen(p.from), &from)) {
+        api_error(res, 400, "BAD_REQUEST", "Invalid 'from' date format. Expected YYYY-MM-DD", "from");
+        return;
+    }
+    if (p.to && !date_parse_iso(p.to, strlen(p.to), &to)) {
+        api_error(res, 400, "BAD_REQUEST", "Invalid 'to' date format. Expected YYYY-MM-DD", "to");
+        return;
+    }
+    if (from > to) {
+        api_error(res, 400, "BAD_REQUEST", "'from' must not be after 'to'.", "from");
+        return;
+    }
+    if (p.limit && !parse_limit(p.limit, &limit)) {
+        api_error(res, 400, "BAD_REQUEST", "'limit' must be a positive whole number (at most 200 is used).", "limit");
+        return;
+    }
+    if (p.cursor && !cursor_decode(key, key_len, p.cursor, strlen(p.cursor), after)) {
+        api_error(res, 400, "BAD_REQUEST", "Invalid cursor", "cursor");
+        return;
+    }
+
+    struct page pg = {json_array(), limit, "", false};
+    enum store_status rc = req->store
+        ? store_list_clips(req->store, p.from ? p.from : "0001-01-01", p.to ? p.to : "9999-12-31",
+                           p.cursor ? after : NULL, limit + 1, collect, &pg)
+        : STORE_UNAVAILABLE;
+    if (rc == STORE_NOT_FOUND) { /* signed by us, but its clip is gone (another database?) */
+        json_decref(pg.items);
+        api_error(res, 400, "BAD_REQUEST", "Invalid cursor", "cursor");
+        return;
+    }
+    if (rc != STORE_OK) {
+        json_decref(pg.items);
+        api_store_failure(req, res, rc);
+        return;
+    }
+    char next[CURSOR_LEN + 1];
+    bool has_next = pg.more && cursor_encode(key, key_len, pg.last_id, next);
+    res->status = 200;
+    res->body = json_pack("{s:o, s:o}", "items", pg.items, "next_cursor",
+                          has_next ? json_string(next) : json_null());
+}

@@ -1,0 +1,28 @@
+/* POST /contributors */
+#include "api/api.h"
+#include "api/body.h"
+#include "log.h"
+
+static const struct field_spec contributor_fields[] = {
+    {"display_name", FIELD_STRING_OR_NULL, false, 200, false},
+    {"external_id", FIELD_STRING_OR_NULL, false, 200, false},
+};
+
+void api_contributors_create(const struct request *req, struct response *res)
+{
+    json_t *in = body_parse(req->content_type, req->body, req->body_len, contributor_fields, 2, res);
+    if (!in)
+        return;
+    char id[PUBLIC_ID_LEN + 1], now[28];
+    api_new_id("ctr_", id);
+    log_timestamp(now);
+    struct contributor_rec c = {id, body_string(in, "display_name"), body_string(in, "external_id"), now};
+    enum store_status rc = req->store ? store_create_contributor(req->store, &c) : STORE_UNAVAILABLE;
+    if (rc != STORE_OK) {
+        api_store_failure(req, res, rc);
+    } else {
+        res->status = 201;
+        res->body = api_contributor_json(&c);
+    }
+    json_decref(in);
+}

@@ -1,0 +1,90 @@
+/* POST /submissions and GET /submissions/{id}. A well-formed submission is always stored,
+ * accepted or rejected, so contributors can see what happened to every link they sent. */
+#include "api/api.h"
+#include "api/body.h"
+#include "domain/date.h"
+#include "domain/youtube.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static const struct field_spec submission_fields[] = {
+    {"contributor_id", FIELD_STRING, true, 0, false},
+    {"raw_youtube_input", FIELD_STRING, true, 2048, true},
+    {"raw_date_input", FIELD_STRING, true, 50, true},
+    {"title", FIELD_STRING_OR_NULL, false, 500, false},
+    {"notes", FIELD_STRING_OR_NULL, false, 0, false},
+};
+
+void api_submissions_create(const struct request *req, struct response *res)
+{
+    json_t *in = body_parse(req->content_type, req->body, req->body_len, submission_fields, 5, res);
+    if (!in)
+        return;
+    json_t *yt = json_object_get(in, "raw_youtube_input"), *dt = json_object_get(in, "raw_date_input");
+    char video[YOUTUBE_ID_LEN + 1], date[DATE_LEN + 1], sub_id[PUBLIC_ID_LEN + 1],
+        clip_id[PUBLIC_ID_LEN + 1], now[28], duplicate[160];
+    const char *reason = NULL;
+    bool valid = youtube_video_id(json_string_value(yt), json_string_length(yt), video, &reason) &&
+                 date_performance(json_string_value(dt), json_string_length(dt),
+                                  date_from_unix((long long)time(NULL)), date, &reason);
+
+    api_new_id("sub_", sub_id);
+    log_timestamp(now);
+    struct submission_rec s = {
+        .id = sub_id, .contributor_id = body_string(in, "contributor_id"), .clip_id = NULL,
+        .status = valid ? "accepted" : "rejected", .validation_error = valid ? NULL : reason,
+        .raw_youtube_input = json_string_value(yt), .raw_date_input = json_string_value(dt),
+        .title = body_string(in, "title"), .notes = body_string(in, "notes"), .submitted_at = now};
+    struct clip_rec clip = {0};
+    if (valid) {
+        api_new_id("clp_", clip_id);
+        clip = (struct clip_rec){.id = clip_id, .youtube_video_id = video, .performance_date = date,
+                                 .title = s.title ? s.title : "", .notes = s.notes, .created_at = now};
+        s.clip_id = clip_id;
+        snprintf(duplicate, sizeof duplicate,
+                 "This is a duplicate: video %s on %s is already in the archive.", video, date);
+    }
+
+    enum store_status rc = req->store ? store_create_submission(req->store, &s, valid ? &clip : NULL, duplicate)
+                                      : STORE_UNAVAILABLE;
+    switch (rc) {
+    case STORE_OK:
+        res->status = 201;
+        res->body = api_submission_json(&s);
+        break;
+    case STORE_DUPLICATE:
+        s.status = "rejected";
+        s.validation_error = duplicate;
+        s.clip_id = NULL;
+        res->status = 409;
+        res->body = api_submission_json(&s);
+        break;
+    case STORE_NOT_FOUND:
+        api_error(res, 400, "CONTRIBUTOR_NOT_FOUND", "Contributor not found", "contributor_id");
+        break;
+    default:
+        api_store_failure(req, res, rc);
+    }
+    json_decref(in);
+}
+
+static void render_submission(void *ctx, const struct submission_rec *s)
+{
+    struct response *res = ctx;
+    res->status = 200;
+    res->body = api_submission_json(s);
+}
+
+void api_submissions_get(const struct request *req, struct response *res)
+{
+    enum store_status rc = STORE_NOT_FOUND;
+    if (api_is_public_id("sub_", req->id))
+        rc = req->store ? store_get_submission(req->store, req->id, render_submission, res)
+                        : STORE_UNAVAILABLE;
+    if (rc == STORE_NOT_FOUND)
+        api_error(res, 404, "NOT_FOUND", "Not found", NULL);
+    else if (rc != STORE_OK)
+        api_store_failure(req, res, rc);
+}

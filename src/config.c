@@ -1,0 +1,365 @@
+/* Environment → struct config. Every rule about settings lives here, so `serve` refusing to
+ * start and `check --deploy` listing problems can never disagree. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void problem(struct config_problems *p, const char *fmt, ...)
+{
+    if (p->count >= CONFIG_MAX_PROBLEMS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->text[p->count++], sizeof p->text[0], fmt, ap);
+    va_end(ap);
+}
+
+/* NAME, or the contents of the file named by NAME_FILE (how container secrets arrive). */
+static const char *setting(const char *name, config_lookup lookup, void *ctx, char *buf,
+                           size_t buf_len, struct config_problems *p)
+{
+    const char *v = lookup(name, ctx);
+    if (v)
+        return v;
+    char file_var[128];
+    snprintf(file_var, sizeof file_var, "%s_FILE", name);
+    const char *path = lookup(file_var, ctx);
+    if (!path)
+        return NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        problem(p, "%s: cannot read %s: %s", file_var, path, strerror(errno));
+        return NULL;
+    }
+    size_t n = fread(buf, 1, buf_len - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void int_setting(const char *name, const char *v, long min, long max, long dflt, long *out,
+                        struct config_problems *p)
+{
+    *out = dflt;
+    if (!v)
+        return;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < min || n > max)
+        problem(p, "%s must be a whole number from %ld to %ld (got '%s')", name, min, max, v);
+    else
+        *out = n;
+}
+
+/* Appends a libpq keyword/value pair, copying the value into c->pg_storage. */
+static void pg_param(struct config *c, size_t *used, int *n, const char *key, const char *value)
+{
+    size_t len = strlen(value) + 1;
+    if (*n >= 9 || *used + len > sizeof c->pg_storage)
+        return;
+    memcpy(c->pg_storage + *used, value, len);
+    c->pg.keys[*n] = key;
+    c->pg.values[*n] = c->pg_storage + *used;
+    *used += len;
+    (*n)++;
+}
+
+static void set_data_dir_from(struct config *c, const char *sqlite_path)
+{
+    const char *slash = strrchr(sqlite_path, '/');
+    if (!slash)
+        snprintf(c->data_dir, sizeof c->data_dir, ".");
+    else if (slash == sqlite_path)
+        snprintf(c->data_dir, sizeof c->data_dir, "/");
+    else
+        snprintf(c->data_dir, sizeof c->data_dir, "%.*s", (int)(slash - sqlite_path), sqlite_path);
+}
+
+static void load_database(struct config *c, config_lookup lookup, void *ctx, struct config_problems *p)
+{
+    char buf[1024];
+    size_t used = 0;
+    int n = 0;
+    const char *url = setting("DATABASE_URL", lookup, ctx, buf, sizeof buf, p);
+    const char *engine = lookup("DB_ENGINE", ctx);
+    const char *sqlite_path = "data/timewarp.sqlite3";
+
+    c->engine = DB_SQLITE;
+    if (url && *url) {
+        if (strncmp(url, "sqlite:///", 10) == 0 && url[10]) {
+            sqlite_path = url + 10; /* "sqlite:////abs" leaves "/abs", "sqlite:///rel" leaves "rel" */
+        } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+            c->engine = DB_POSTGRES;
+            pg_param(c, &used, &n, "dbname", url); /* libpq expands a URI given as dbname */
+        } else {
+            problem(p, "DATABASE_URL must start with sqlite:/// or postgres:// (got a '%.*s' URL)",
+                    (int)strcspn(url, ":"), url);
+        }
+    } else if (engine && *engine) {
+        if (strstr(engine, "postgres")) {
+            char pw[512];
+            const char *v;
+            c->engine = DB_POSTGRES;
+            if ((v = lookup("DB_HOST", ctx)))
+                pg_param(c, &used, &n, "host", v);
+            if ((v = lookup("DB_PORT", ctx)))
+                pg_param(c, &used, &n, "port", v);
+            if ((v = lookup("DB_NAME", ctx)))
+                pg_param(c, &used, &n, "dbname", v);
+            if ((v = lookup("DB_USER", ctx)))
+                pg_param(c, &used, &n, "user", v);
+            if ((v = setting("DB_PASSWORD", lookup, ctx, pw, sizeof pw, p)))
+                pg_param(c, &used, &n, "password", v);
+        } else if (strstr(engine, "sqlite")) {
+            const char *name = lookup("DB_NAME", ctx);
+            if (name && *name)
+                sqlite_path = name;
+        } else {
+            problem(p, "DB_ENGINE must be postgres or sqlite (got '%s')", engine);
+        }
+    }
+    if (c->engine == DB_POSTGRES) {
+        /* Fail fast instead of hanging a worker when the database is unreachable. */
+        pg_param(c, &used, &n, "connect_timeout", "3");
+        pg_param(c, &used, &n, "application_name", "timewarp");
+        /* Dates must come back as YYYY-MM-DD whatever the server's defaults are. */
+        pg_param(c, &used, &n, "options", "-c DateStyle=ISO,YMD -c TimeZone=UTC");
+        snprintf(c->data_dir, sizeof c->data_dir, "data");
+    } else {
+        snprintf(c->sqlite_path, sizeof c->sqlite_path, "%s", sqlite_path);
+        set_data_dir_from(c, c->sqlite_path);
+    }
+    c->pg.keys[n] = NULL;
+    c->pg.values[n] = NULL;
+}
+
+static void load_allowed_hosts(struct config *c, const char *raw)
+{
+    snprintf(c->allowed_hosts_raw, sizeof c->allowed_hosts_raw, "%s", raw ? raw : "");
+    c->allowed_hosts_count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(c->allowed_hosts_raw, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        size_t len = strlen(tok);
+        while (len > 0 && isspace((unsigned char)tok[len - 1]))
+            tok[--len] = '\0';
+        if (len == 0 || c->allowed_hosts_count >= CONFIG_MAX_HOSTS)
+            continue;
+        for (char *q = tok; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        c->allowed_hosts[c->allowed_hosts_count++] = tok;
+    }
+}
+
+static bool secret_key_is_weak(const char *k, size_t len)
+{
+    bool seen[256] = {false};
+    int distinct = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!seen[(unsigned char)k[i]]) {
+            seen[(unsigned char)k[i]] = true;
+            distinct++;
+        }
+    return len < 32 || distinct < 5 || strcasestr(k, "insecure") || strcasestr(k, "changeme");
+}
+
+bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_checks,
+                 struct config_problems *p)
+{
+    const char *v;
+    char buf[512];
+    long n;
+    memset(c, 0, sizeof *c);
+    p->count = 0;
+
+    v = lookup("TIMEWARP_ENV", ctx);
+    c->env = ENV_DEVELOPMENT;
+    if (v && (strcmp(v, "production") == 0 || strcmp(v, "prod") == 0))
+        c->env = ENV_PRODUCTION;
+    else if (v && *v && strcmp(v, "development") != 0 && strcmp(v, "dev") != 0)
+        problem(p, "TIMEWARP_ENV must be development or production (got '%s')", v);
+    bool production_rules = c->env == ENV_PRODUCTION || deploy_checks;
+
+    load_database(c, lookup, ctx, p);
+
+    v = lookup("HOST", ctx);
+    snprintf(c->host, sizeof c->host, "%s", v && *v ? v : "0.0.0.0");
+    int_setting("PORT", lookup("PORT", ctx), 1, 65535, 8000, &n, p);
+    c->port = (int)n;
+
+    v = setting("SECRET_KEY", lookup, ctx, buf, sizeof buf, p);
+    if (v && *v) {
+        c->secret_key_len = strlen(v) < sizeof c->secret_key ? strlen(v) : sizeof c->secret_key - 1;
+        memcpy(c->secret_key, v, c->secret_key_len);
+        if (production_rules && secret_key_is_weak(c->secret_key, c->secret_key_len))
+            problem(p, "SECRET_KEY is weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)");
+    } else if (production_rules) {
+        problem(p, "SECRET_KEY is not set: production needs a secret of at least 32 random characters");
+    }
+
+    c->debug = c->env == ENV_DEVELOPMENT;
+    v = lookup("DEBUG", ctx);
+    if (v && !parse_bool(v, &c->debug))
+        problem(p, "DEBUG must be true or false (got '%s')", v);
+    if (production_rules && c->debug)
+        problem(p, "DEBUG is on: production must run with DEBUG=false");
+
+    load_allowed_hosts(c, lookup("ALLOWED_HOSTS", ctx));
+    if (production_rules && c->allowed_hosts_count == 0)
+        problem(p, "ALLOWED_HOSTS is empty: list the host names the service answers to, e.g. api.example.com");
+    for (int i = 0; i < c->allowed_hosts_count; i++)
+        if (deploy_checks && strcmp(c->allowed_hosts[i], "*") == 0)
+            problem(p, "ALLOWED_HOSTS contains '*', which accepts any Host header");
+    if (production_rules && c->engine == DB_SQLITE)
+        problem(p, "the database is SQLite: production needs DATABASE_URL=postgres://… (or DB_ENGINE=postgres)");
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int_setting("TIMEWARP_WORKERS", lookup("TIMEWARP_WORKERS", ctx), 1, 256, cpus > 0 ? 2 * cpus : 2, &n, p);
+    c->workers = (int)n;
+    int_setting("TIMEWARP_IDLE_TIMEOUT", lookup("TIMEWARP_IDLE_TIMEOUT", ctx), 1, 3600, 25, &n, p);
+    c->idle_timeout = (int)n;
+    int_setting("TIMEWARP_MAX_BODY_BYTES", lookup("TIMEWARP_MAX_BODY_BYTES", ctx), 1024, 64L << 20, 1L << 20, &n, p);
+    c->max_body_bytes = (size_t)n;
+    int_setting("TIMEWARP_MAX_CONNECTIONS", lookup("TIMEWARP_MAX_CONNECTIONS", ctx), 1, 100000, 1000, &n, p);
+    c->max_connections = (int)n;
+    int_setting("TIMEWARP_SHUTDOWN_TIMEOUT", lookup("TIMEWARP_SHUTDOWN_TIMEOUT", ctx), 0, 3600, 10, &n, p);
+    c->shutdown_timeout = (int)n;
+    int_setting("TIMEWARP_DRAIN_SECONDS", lookup("TIMEWARP_DRAIN_SECONDS", ctx), 0, 3600,
+                c->env == ENV_PRODUCTION ? 20 : 0, &n, p);
+    c->drain_seconds = (int)n;
+
+    v = lookup("LOG_LEVEL", ctx);
+    c->log_level = LOG_INFO;
+    if (v && *v) {
+        static const char *const names[] = {"debug", "info", "warn", "error"};
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(v, names[i]) == 0)
+                found = i;
+        if (found < 0)
+            problem(p, "LOG_LEVEL must be debug, info, warn or error (got '%s')", v);
+        else
+            c->log_level = (enum log_level)found;
+    }
+    return p->count == 0;
+}
+
+static bool mkdir_p(const char *dir)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *q = tmp + 1; *q; q++)
+        if (*q == '/') {
+            *q = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return false;
+            *q = '/';
+        }
+    return mkdir(tmp, 0700) == 0 || errno == EEXIST;
+}
+
+bool config_ensure_secret_key(struct config *c, char *err, size_t err_len)
+{
+    if (c->secret_key_len > 0)
+        return true;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/secret_key", c->data_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(c->secret_key, 1, 64, f);
+        fclose(f);
+        if (n == 64) {
+            c->secret_key_len = 64;
+            c->secret_key_generated = true;
+            return true;
+        }
+    }
+    unsigned char raw[32];
+    if (!mkdir_p(c->data_dir) || getrandom(raw, sizeof raw, 0) != sizeof raw) {
+        snprintf(err, err_len, "cannot create %s for the development secret key: %s", c->data_dir, strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < 32; i++)
+        snprintf(c->secret_key + 2 * i, 3, "%02x", raw[i]);
+    /* Write-then-rename: a crash never leaves a half-written key behind. */
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, c->secret_key, 64) != 64 || fsync(fd) != 0 || close(fd) != 0 ||
+        rename(tmp, path) != 0) {
+        snprintf(err, err_len, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+        return false;
+    }
+    c->secret_key_len = 64;
+    c->secret_key_generated = true;
+    return true;
+}
+
+bool config_host_allowed(const struct config *c, const char *host)
+{
+    if (!host)
+        return false;
+    char h[256];
+    size_t len;
+    if (host[0] == '[') { /* [v6]:port */
+        const char *end = strchr(host, ']');
+        len = end ? (size_t)(end - host + 1) : strlen(host);
+    } else {
+        len = strcspn(host, ":");
+    }
+    if (len == 0 || len >= sizeof h)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        h[i] = (char)tolower((unsigned char)host[i]);
+    h[len] = '\0';
+    if (len > 1 && h[len - 1] == '.') /* "example.com." is the same name */
+        h[--len] = '\0';
+    for (int i = 0; i < c->allowed_hosts_count; i++) {
+        const char *pat = c->allowed_hosts[i];
+        size_t plen = strlen(pat);
+        if (strcmp(pat, "*") == 0 || strcmp(pat, h) == 0)
+            return true;
+        if (pat[0] == '.' && (strcmp(pat + 1, h) == 0 ||
+                              (len > plen && strcmp(h + len - plen, pat) == 0)))
+            return true;
+    }
+    return false;
+}
+
+const char *config_env_name(enum app_env env)
+{
+    return env == ENV_PRODUCTION ? "production" : "development";
+}

@@ -1,0 +1,68 @@
+/* Configuration: the environment turned into one immutable struct, validated in one place. */
+#ifndef TIMEWARP_CONFIG_H
+#define TIMEWARP_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+
+enum app_env { ENV_DEVELOPMENT, ENV_PRODUCTION };
+enum db_engine { DB_SQLITE, DB_POSTGRES };
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+#define CONFIG_MAX_PROBLEMS 16
+#define CONFIG_MAX_HOSTS 32
+
+/* PostgreSQL connection settings as libpq keyword/value pairs (dbname may be a full URI). */
+struct pg_params {
+    const char *keys[10];
+    const char *values[10];
+};
+
+struct config {
+    enum app_env env;
+    enum db_engine engine;
+    char sqlite_path[1024];
+    struct pg_params pg;
+    char pg_storage[2048]; /* backing store for pg.values */
+    char data_dir[1024];   /* where development keeps its generated secret key */
+    char host[256];
+    int port;
+    char secret_key[512];
+    size_t secret_key_len;
+    bool secret_key_generated; /* development fallback, persisted in data_dir */
+    bool debug;
+    char allowed_hosts_raw[2048];
+    char *allowed_hosts[CONFIG_MAX_HOSTS]; /* point into allowed_hosts_raw, lowercase */
+    int allowed_hosts_count;
+    int workers;
+    int idle_timeout;
+    size_t max_body_bytes;
+    int max_connections;
+    int shutdown_timeout;
+    int drain_seconds;
+    enum log_level log_level;
+};
+
+/* Problems found while loading; loading never stops at the first one, so `check` can list all. */
+struct config_problems {
+    int count;
+    char text[CONFIG_MAX_PROBLEMS][256];
+};
+
+/* Where settings come from: getenv in the program, a table in the tests. */
+typedef const char *(*config_lookup)(const char *name, void *ctx);
+
+/* Reads every setting. Returns true when there is no problem. With `deploy_checks` the
+ * production rules are applied even in development (what `check --deploy` does). Never
+ * touches the disk: see config_ensure_secret_key. */
+bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_checks,
+                 struct config_problems *problems);
+
+/* Development only: when no SECRET_KEY was given, read or create data_dir/secret_key so
+ * cursors stay valid across restarts. Returns false and fills err on I/O failure. */
+bool config_ensure_secret_key(struct config *c, char *err, size_t err_len);
+
+/* True if `host` (a Host header; port and case ignored) is allowed. */
+bool config_host_allowed(const struct config *c, const char *host);
+
+const char *config_env_name(enum app_env env);
+#endif

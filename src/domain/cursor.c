@@ -1,0 +1,66 @@
+/* Cursor signing. The signature is recomputed over the payload text as received and the
+ * resulting canonical signature text compared to the received one byte for byte, so any edit
+ * (a hex digit's case, unused base64 bits, truncation) invalidates the cursor. */
+#include "domain/cursor.h"
+#include "domain/text.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <string.h>
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Domain separation: a signature made for anything else can never pass as a cursor. */
+static const char context[] = "timewarp-cursor-v1:";
+
+static void sign(const unsigned char *key, size_t key_len, const char *payload,
+                 char out[CURSOR_SIG_LEN + 1])
+{
+    unsigned char msg[sizeof context - 1 + CURSOR_PAYLOAD_LEN];
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    memcpy(msg, context, sizeof context - 1);
+    memcpy(msg + sizeof context - 1, payload, CURSOR_PAYLOAD_LEN);
+    HMAC(EVP_sha256(), key, (int)key_len, msg, sizeof msg, mac, &mac_len);
+    /* 32 bytes → 43 base64url characters (the last carries 4 bits, 2 unused bits zero). */
+    size_t o = 0;
+    for (size_t i = 0; i < 32; i += 3) {
+        unsigned v = (unsigned)mac[i] << 16 | (i + 1 < 32 ? (unsigned)mac[i + 1] << 8 : 0) |
+                     (i + 2 < 32 ? mac[i + 2] : 0);
+        out[o++] = b64url[(v >> 18) & 63];
+        out[o++] = b64url[(v >> 12) & 63];
+        if (i + 1 < 32)
+            out[o++] = b64url[(v >> 6) & 63];
+        if (i + 2 < 32)
+            out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+}
+
+bool cursor_encode(const unsigned char *key, size_t key_len, const char *clip_id,
+                   char out[CURSOR_LEN + 1])
+{
+    if (strlen(clip_id) != 4 + CURSOR_PAYLOAD_LEN || memcmp(clip_id, "clp_", 4) != 0)
+        return false;
+    memcpy(out, clip_id + 4, CURSOR_PAYLOAD_LEN);
+    out[CURSOR_PAYLOAD_LEN] = '.';
+    sign(key, key_len, out, out + CURSOR_PAYLOAD_LEN + 1);
+    return true;
+}
+
+bool cursor_decode(const unsigned char *key, size_t key_len, const char *text, size_t len,
+                   char clip_id[4 + CURSOR_PAYLOAD_LEN + 1])
+{
+    char expected[CURSOR_SIG_LEN + 1];
+    if (len != CURSOR_LEN || text[CURSOR_PAYLOAD_LEN] != '.' ||
+        !text_is_lower_hex(text, CURSOR_PAYLOAD_LEN))
+        return false;
+    sign(key, key_len, text, expected);
+    if (CRYPTO_memcmp(expected, text + CURSOR_PAYLOAD_LEN + 1, CURSOR_SIG_LEN) != 0)
+        return false;
+    memcpy(clip_id, "clp_", 4);
+    memcpy(clip_id + 4, text, CURSOR_PAYLOAD_LEN);
+    clip_id[4 + CURSOR_PAYLOAD_LEN] = '\0';
+    return true;
+}

@@ -1,0 +1,174 @@
+/* timewarp: the Time Warp API server.
+ *   timewarp serve              serve HTTP on HOST:PORT
+ *   timewarp migrate [--to N]   apply pending migrations, or roll back to version N
+ *   timewarp check [--deploy]   validate the configuration and list every problem
+ *   timewarp healthcheck        probe the local server's /health/ (exit 0 when healthy)
+ * Configuration comes from the environment only (see README.md). */
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef TIMEWARP_VERSION
+#define TIMEWARP_VERSION "1.0.0"
+#endif
+
+static const char usage[] =
+    "usage: timewarp serve | migrate [--to N] | check [--deploy] | healthcheck | version\n"
+    "Configuration is read from the environment; see README.md.\n";
+
+static const char *env_lookup(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void print_problems(const struct config_problems *p)
+{
+    for (int i = 0; i < p->count; i++)
+        log_event(LOG_ERROR, p->text[i], ",\"source\":\"config\"");
+}
+
+static int cmd_check(bool deploy)
+{
+    struct config c;
+    struct config_problems p;
+    bool ok = config_load(&c, env_lookup, NULL, deploy, &p);
+    for (int i = 0; i < p.count; i++)
+        printf("problem: %s\n", p.text[i]);
+    if (!ok) {
+        printf("%d problem(s) found\n", p.count);
+        return 1;
+    }
+    printf("configuration OK: %s, %s database%s\n", config_env_name(c.env),
+           c.engine == DB_POSTGRES ? "PostgreSQL" : "SQLite", deploy ? ", ready to deploy" : "");
+    return 0;
+}
+
+static int cmd_migrate(const struct config *c, int argc, char **argv)
+{
+    int target = -1;
+    if (argc == 4 && strcmp(argv[2], "--to") == 0) {
+        char *end;
+        long v = strtol(argv[3], &end, 10);
+        if (*end || end == argv[3] || v < 0 || v > 100000) {
+            fprintf(stderr, "migrate: --to needs a version number (0 = empty schema)\n");
+            return 2;
+        }
+        target = (int)v;
+    } else if (argc != 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char err[1024];
+    struct store *st = store_open(c, err, sizeof err);
+    if (!st) {
+        log_eventf(LOG_ERROR, "migrate: %s", err);
+        return 1;
+    }
+    bool ok = store_migrate(st, target, err, sizeof err);
+    if (!ok)
+        log_eventf(LOG_ERROR, "migrate: %s", err);
+    store_close(st);
+    return ok ? 0 : 1;
+}
+
+/* A tiny HTTP client, so container images need no curl for their health check. */
+static int cmd_healthcheck(const struct config *c)
+{
+    const char *host = strcmp(c->host, "0.0.0.0") == 0 || strcmp(c->host, "::") == 0 ? "127.0.0.1" : c->host;
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)c->port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)c->port);
+        len = sizeof *v6;
+    } else {
+        fprintf(stderr, "healthcheck: HOST '%s' is not an IP address\n", host);
+        return 1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        fprintf(stderr, "healthcheck: cannot connect to %s:%d\n", host, c->port);
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    static const char req[] = "GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    char buf[64] = {0};
+    size_t got = 0;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+        while (got < 12 && poll(&pfd, 1, 5000) == 1) {
+            ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+    }
+    close(fd);
+    bool healthy = got >= 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+    printf("%s\n", healthy ? "healthy" : "unhealthy");
+    return healthy ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0) {
+        printf("timewarp %s\n", TIMEWARP_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        if (argc > 3 || (argc == 3 && strcmp(argv[2], "--deploy") != 0)) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        return cmd_check(argc == 3);
+    }
+
+    struct config c;
+    struct config_problems p;
+    bool ok = config_load(&c, env_lookup, NULL, false, &p);
+    log_set_level(c.log_level);
+    if (strcmp(cmd, "healthcheck") == 0)
+        return cmd_healthcheck(&c);
+    if (!ok) {
+        print_problems(&p);
+        log_eventf(LOG_ERROR, "refusing to start: fix the %d setting(s) above (`timewarp check` lists them)", p.count);
+        return 1;
+    }
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(&c, argc, argv);
+    if (strcmp(cmd, "serve") == 0 && argc == 2) {
+        char err[512];
+        if (!config_ensure_secret_key(&c, err, sizeof err)) {
+            log_eventf(LOG_ERROR, "%s", err);
+            return 1;
+        }
+        if (c.secret_key_generated)
+            log_eventf(LOG_INFO, "development: using the generated SECRET_KEY kept in %s/secret_key", c.data_dir);
+        return server_run(&c);
+    }
+    fputs(usage, stderr);
+    return 2;
+}

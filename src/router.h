@@ -1,0 +1,16 @@
+/* Method + path → handler. Every route answers with and without a trailing slash; a known
+ * route with the wrong method gives 405 with Allow; anything else is 404. */
+#ifndef TIMEWARP_ROUTER_H
+#define TIMEWARP_ROUTER_H
+#include "api/api.h"
+
+struct route_match {
+    api_handler handler;  /* NULL when no route or method matched */
+    const char *allow;    /* for 405: the route's methods; NULL for 404 */
+    char id[128];         /* the {id} segment, if the route has one */
+    bool has_id;
+    bool is_health;       /* exempt from Host checks and quiet in the access log */
+};
+
+void router_match(const char *method, const char *path, struct route_match *m);
+#endif

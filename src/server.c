@@ -1,0 +1,462 @@
+/* HTTP serving on libmicrohttpd: an epoll thread pool, one database connection per pool
+ * thread, bodies collected up to the limit, one access-log line per request, and a graceful
+ * shutdown driven by signals. */
+#include "server.h"
+#include "api/api.h"
+#include "log.h"
+#include "router.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- module state ---------------------------------------------------------------------- */
+
+static const struct config *cfg;
+static atomic_int in_flight;        /* requests between first byte and response sent */
+static atomic_bool draining;        /* SIGTERM received: /health/ says 503 */
+static atomic_bool shutting_down;   /* no more keep-alive: responses say Connection: close */
+
+/* Every worker's connection, so shutdown can close them after the workers have stopped. */
+static pthread_mutex_t stores_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *stores[512];
+static int store_count;
+static __thread struct store *thread_store;
+
+/* A body larger than the limit is read and thrown away up to this many bytes (so a client
+ * that writes its whole body before reading still gets the 413); beyond it we answer early
+ * and close, because draining a huge upload would let one client hold the connection. */
+#define DISCARD_BUDGET_BYTES (16u << 20)
+
+/* ---- per-request state ------------------------------------------------------------------- */
+
+struct exchange {
+    struct timespec start;
+    char request_id[129];
+    char method[16];
+    char path[512];
+    char *body;
+    size_t body_len, body_cap;
+    size_t discarded;
+    bool too_large;
+    bool headers_seen;
+    unsigned status;
+    size_t bytes;
+    bool quiet; /* health probes are logged at debug only */
+};
+
+static uint64_t elapsed_us(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)(now.tv_sec - start->tv_sec) * 1000000u +
+           (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
+}
+
+/* The worker's database connection, opened on its first request and re-tried on later ones
+ * if the database was down then. */
+static struct store *worker_store(void)
+{
+    if (thread_store)
+        return thread_store;
+    char err[512];
+    struct store *st = store_open(cfg, err, sizeof err);
+    if (!st) {
+        log_eventf(LOG_ERROR, "database connection failed: %s", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&stores_lock);
+    if (store_count < (int)(sizeof stores / sizeof *stores)) {
+        stores[store_count++] = st;
+        thread_store = st;
+    }
+    pthread_mutex_unlock(&stores_lock);
+    if (!thread_store)
+        store_close(st);
+    return thread_store;
+}
+
+static bool valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 128 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return n > 0;
+}
+
+static void new_request_id(char out[33])
+{
+    /* Request ids need to be unique, not secret: a per-thread generator seeded once. */
+    static __thread uint64_t state;
+    static const char hex[] = "0123456789abcdef";
+    while (state == 0 && getrandom(&state, sizeof state, 0) != sizeof state)
+        ;
+    for (int half = 0; half < 2; half++) {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17; /* xorshift64 */
+        uint64_t x = state * 0x2545F4914F6CDD1Dull;
+        for (int i = 0; i < 16; i++)
+            out[half * 16 + i] = hex[(x >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
+}
+
+/* ---- responses ----------------------------------------------------------------------------- */
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *ex,
+                                     struct response *res)
+{
+    char *text = res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    json_decref(res->body);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Request-Id", ex->request_id);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    if (res->allow)
+        MHD_add_response_header(r, "Allow", res->allow);
+    if (atomic_load(&shutting_down))
+        MHD_add_response_header(r, "Connection", "close");
+    ex->status = (unsigned)res->status;
+    ex->bytes = len;
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct exchange *ex, int status,
+                                  const char *code, const char *message)
+{
+    struct response res = {0};
+    api_error(&res, status, code, message, NULL);
+    return send_response(conn, ex, &res);
+}
+
+/* ---- request handling ---------------------------------------------------------------------- */
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct request *req = cls;
+    if (req->query_count == API_MAX_QUERY) {
+        req->query_overflow = true;
+        return MHD_NO;
+    }
+    req->query[req->query_count++] = (struct query_param){key, value};
+    return MHD_YES;
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex, const char *url)
+{
+    struct route_match m;
+    router_match(ex->method, url, &m);
+    ex->quiet = m.is_health;
+    if (cfg->env == ENV_PRODUCTION && !m.is_health &&
+        !config_host_allowed(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")))
+        return send_error(conn, ex, 400, "BAD_REQUEST", "Invalid Host header.");
+    if (!m.handler) {
+        struct response res = {0};
+        if (m.allow) {
+            api_error(&res, 405, "METHOD_NOT_ALLOWED", "Method not allowed", NULL);
+            res.allow = m.allow;
+        } else {
+            api_error(&res, 404, "NOT_FOUND", "Not found", NULL);
+        }
+        return send_response(conn, ex, &res);
+    }
+    struct request req = {
+        .method = ex->method,
+        .id = m.has_id ? m.id : NULL,
+        .body = ex->body,
+        .body_len = ex->body_len,
+        .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+        .config = cfg,
+        .draining = atomic_load(&draining),
+    };
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &req);
+    req.store = worker_store();
+    struct response res = {0};
+    m.handler(&req, &res);
+    if (!res.body && res.status == 0)
+        api_error(&res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
+    return send_response(conn, ex, &res);
+}
+
+static bool declared_too_large(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (!cl)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return errno == ERANGE || (end != cl && n > cfg->max_body_bytes);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)cls; (void)version;
+    struct exchange *ex = *con_cls;
+    if (!ex)
+        return MHD_NO;
+    if (!ex->headers_seen) {
+        /* First call: headers only. Answering now would make libmicrohttpd 0.9.75 close the
+         * connection instead of keeping it alive, so we only take note and answer later. */
+        ex->headers_seen = true;
+        snprintf(ex->method, sizeof ex->method, "%s", method);
+        snprintf(ex->path, sizeof ex->path, "%s", url);
+        const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && valid_request_id(rid))
+            snprintf(ex->request_id, sizeof ex->request_id, "%s", rid);
+        else
+            new_request_id(ex->request_id);
+        if (declared_too_large(conn)) {
+            ex->too_large = true;
+            /* A client waiting for "100 Continue" has sent nothing yet: refuse right away. */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+            if (expect && strcasecmp(expect, "100-continue") == 0)
+                return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!ex->too_large && ex->body_len + n > cfg->max_body_bytes) {
+            ex->too_large = true;
+            free(ex->body);
+            ex->body = NULL;
+            ex->body_len = ex->body_cap = 0;
+        }
+        if (ex->too_large) {
+            ex->discarded += n;
+            if (ex->discarded > DISCARD_BUDGET_BYTES)
+                return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
+            return MHD_YES;
+        }
+        if (ex->body_len + n + 1 > ex->body_cap) {
+            size_t cap = ex->body_cap ? ex->body_cap : 1024;
+            while (cap < ex->body_len + n + 1)
+                cap *= 2;
+            char *grown = realloc(ex->body, cap);
+            if (!grown)
+                return MHD_NO;
+            ex->body = grown;
+            ex->body_cap = cap;
+        }
+        memcpy(ex->body + ex->body_len, upload_data, n);
+        ex->body_len += n;
+        ex->body[ex->body_len] = '\0';
+        return MHD_YES;
+    }
+    if (ex->status) /* already answered early (413) */
+        return MHD_YES;
+    if (ex->too_large)
+        return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
+    return dispatch(conn, ex, url);
+}
+
+/* Called by libmicrohttpd as soon as a request line arrives: the request's lifetime starts. */
+static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls; (void)uri; (void)conn;
+    struct exchange *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &ex->start);
+    atomic_fetch_add(&in_flight, 1);
+    return ex;
+}
+
+static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static void access_log(struct MHD_Connection *conn, struct exchange *ex, bool completed)
+{
+    if (ex->quiet && log_get_level() > LOG_DEBUG)
+        return;
+    if (!ex->quiet && log_get_level() > LOG_INFO)
+        return;
+    char line[1400], ts[28], ip[64];
+    size_t pos;
+    log_timestamp(ts);
+    client_ip(conn, ip, sizeof ip);
+    pos = (size_t)snprintf(line, sizeof line,
+                           "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"request\",\"request_id\":\"%s\","
+                           "\"method\":\"", ts, ex->quiet ? "debug" : "info", ex->request_id);
+    log_escape(line, 200 + pos, &pos, ex->method);
+    pos += (size_t)snprintf(line + pos, sizeof line - pos, "\",\"path\":\"");
+    log_escape(line, sizeof line - 200, &pos, ex->path);
+    pos += (size_t)snprintf(line + pos, sizeof line - pos,
+                            "\",\"status\":%u,\"duration_us\":%llu,\"bytes\":%zu,\"client_ip\":\"%s\"%s}\n",
+                            ex->status, (unsigned long long)elapsed_us(&ex->start), ex->bytes, ip,
+                            completed ? "" : ",\"aborted\":true");
+    log_access_line(line, pos < sizeof line ? pos : sizeof line - 1);
+}
+
+static void on_request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    struct exchange *ex = *con_cls;
+    if (!ex)
+        return;
+    if (ex->headers_seen)
+        access_log(conn, ex, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    free(ex->body);
+    free(ex);
+    *con_cls = NULL;
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_event(LOG_WARN, msg, ",\"source\":\"http\"");
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------------- */
+
+static bool listen_address(const struct config *c, struct sockaddr_storage *ss, unsigned *flags)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, c->host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)c->port);
+        return true;
+    }
+    if (inet_pton(AF_INET6, c->host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)c->port);
+        *flags |= MHD_USE_IPv6;
+        return true;
+    }
+    return false;
+}
+
+/* Waits for SIGTERM/SIGINT (blocked in every thread, so only this one sees them). A second
+ * signal during the drain skips the rest of it. Returns false on timeout. */
+static bool wait_signal(const sigset_t *set, int seconds)
+{
+    if (seconds < 0) {
+        int sig;
+        return sigwait(set, &sig) == 0;
+    }
+    struct timespec ts = {seconds, 0};
+    return sigtimedwait(set, NULL, &ts) > 0;
+}
+
+static void close_stores(void)
+{
+    pthread_mutex_lock(&stores_lock);
+    for (int i = 0; i < store_count; i++)
+        store_close(stores[i]);
+    store_count = 0;
+    pthread_mutex_unlock(&stores_lock);
+}
+
+int server_run(const struct config *c)
+{
+    cfg = c;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by the worker threads */
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sockaddr_storage addr;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (!listen_address(c, &addr, &flags)) {
+        log_eventf(LOG_ERROR, "HOST must be an IPv4 or IPv6 address (got '%s')", c->host);
+        return 1;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)c->port, NULL, NULL, on_request, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so every message goes through it */
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->workers,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+        /* A connection silent this long is closed, so slow or idle clients cannot pin
+         * resources; it must outlast the load balancer's idle timeout (see DEPLOYMENT.md). */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->idle_timeout,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_start, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_request_done, NULL,
+        MHD_OPTION_END);
+    if (!d) {
+        log_eventf(LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        return 1;
+    }
+    char fields[512];
+    snprintf(fields, sizeof fields, ",\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"env\":\"%s\",\"database\":\"%s\"",
+             c->host, c->port, c->workers, config_env_name(c->env),
+             c->engine == DB_POSTGRES ? "postgres" : "sqlite");
+    log_event(LOG_INFO, "listening", fields);
+
+    wait_signal(&set, -1);
+    if (c->drain_seconds > 0) {
+        atomic_store(&draining, true);
+        log_eventf(LOG_INFO, "shutdown: draining for %d s (health reports unavailable)", c->drain_seconds);
+        wait_signal(&set, c->drain_seconds);
+    }
+    atomic_store(&shutting_down, true);
+    MHD_socket listen_fd = MHD_quiesce_daemon(d);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd); /* new connections are refused from here on */
+    log_eventf(LOG_INFO, "shutdown: stopped accepting; %d request(s) in flight", atomic_load(&in_flight));
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    while (atomic_load(&in_flight) > 0 && elapsed_us(&started) < (uint64_t)c->shutdown_timeout * 1000000u) {
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    int left = atomic_load(&in_flight);
+    MHD_stop_daemon(d);
+    close_stores();
+    if (left > 0)
+        log_eventf(LOG_WARN, "shutdown: %d request(s) cut off after %d s", left, c->shutdown_timeout);
+    log_eventf(LOG_INFO, "shutdown: complete");
+    return 0;
+}

@@ -1,0 +1,9 @@
+/* The HTTP server: libmicrohttpd wiring, per-worker database connections, request limits,
+ * access log and graceful shutdown. */
+#ifndef TIMEWARP_SERVER_H
+#define TIMEWARP_SERVER_H
+#include "config.h"
+
+/* Serves until SIGTERM/SIGINT, then drains and stops. Returns the process exit code. */
+int server_run(const struct config *c);
+#endif

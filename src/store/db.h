@@ -1,0 +1,49 @@
+/* The database driver interface: the only thing a backend implements. Everything above it
+ * (transactions, duplicate handling, pagination, migrations) is written once in store.c and
+ * migrate.c, so SQLite and PostgreSQL differ only in the SQL dialect and the wire. */
+#ifndef TIMEWARP_DB_H
+#define TIMEWARP_DB_H
+#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+enum db_status {
+    DB_OK,
+    DB_CONFLICT,    /* a unique constraint rejected the write */
+    DB_UNAVAILABLE, /* the database cannot be reached or is busy: worth a retry later */
+    DB_ERROR,       /* anything else: a bug or a schema problem */
+};
+
+/* A statement, written once with '?' placeholders; drivers prepare it on first use and
+ * keep it per connection. Every parameter is bound as text (NULL = SQL NULL) and every
+ * column is read as text, so both databases produce byte-identical output. */
+struct db_stmt {
+    int id; /* index into the per-connection cache, < DB_MAX_STMTS */
+    const char *sql;
+};
+#define DB_MAX_STMTS 32
+
+/* Called once per result row; cols[i] is NULL for SQL NULL. Pointers are valid only
+ * during the call. */
+typedef void (*db_row_fn)(void *ctx, const char *const *cols, int ncols);
+
+struct db_driver {
+    const char *name;
+    void *(*connect)(const struct config *c, char *err, size_t err_len);
+    void (*disconnect)(void *conn);
+    /* Re-establishes a broken connection; true when it is usable again. */
+    bool (*reconnect)(void *conn);
+    enum db_status (*exec)(void *conn, const struct db_stmt *st, const char *const *params,
+                           int nparams, db_row_fn on_row, void *ctx);
+    /* Runs one or more parameterless statements (transaction control, migrations). */
+    enum db_status (*exec_script)(void *conn, const char *sql);
+    const char *(*last_error)(void *conn);
+    /* Starts a write transaction that queues behind other writers instead of failing. */
+    const char *begin_write_sql;
+    /* Held while migrating so two `migrate` runs cannot interleave (NULL: begin suffices). */
+    const char *migration_lock_sql;
+};
+
+extern const struct db_driver db_sqlite_driver;
+extern const struct db_driver db_postgres_driver;
+#endif

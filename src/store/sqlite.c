@@ -1,0 +1,159 @@
+/* SQLite driver: one connection per worker thread, WAL mode, prepared statements cached
+ * per connection. */
+#include "store/db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct sqlite_conn {
+    sqlite3 *db;
+    sqlite3_stmt *cache[DB_MAX_STMTS];
+    char error[512];
+};
+
+static enum db_status classify(struct sqlite_conn *c, int rc)
+{
+    snprintf(c->error, sizeof c->error, "sqlite: %s", sqlite3_errmsg(c->db));
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return DB_CONFLICT;
+    /* Still locked after the busy timeout, or the file went away: try again later. */
+    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_FULL:
+        return DB_UNAVAILABLE;
+    default: return DB_ERROR;
+    }
+}
+
+static bool make_parent_dir(const char *path, char *err, size_t err_len)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *q = dir + 1; *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, err_len, "cannot create directory %s: %s", dir, strerror(errno));
+            return false;
+        }
+        *q = '/';
+    }
+    return true;
+}
+
+static void *sqlite_connect(const struct config *cfg, char *err, size_t err_len)
+{
+    struct sqlite_conn *c = calloc(1, sizeof *c);
+    if (!c || !make_parent_dir(cfg->sqlite_path, err, err_len)) {
+        free(c);
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(cfg->sqlite_path, &c->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot open SQLite database %s: %s", cfg->sqlite_path,
+                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    /* Writers wait for each other (up to 5 s) instead of failing with "database is locked". */
+    sqlite3_busy_timeout(c->db, 5000);
+    /* WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
+     * committed transaction across a crash of this process (kill -9); only an OS crash or
+     * power loss can lose the last commits. Production runs on PostgreSQL. */
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA foreign_keys=ON;", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, err_len, "cannot configure SQLite database %s: %s", cfg->sqlite_path,
+                 msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void sqlite_disconnect(void *conn)
+{
+    struct sqlite_conn *c = conn;
+    if (!c)
+        return;
+    for (int i = 0; i < DB_MAX_STMTS; i++)
+        sqlite3_finalize(c->cache[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static bool sqlite_reconnect(void *conn)
+{
+    (void)conn; /* a local file: nothing to re-establish */
+    return true;
+}
+
+static enum db_status sqlite_exec(void *conn, const struct db_stmt *st, const char *const *params,
+                                  int nparams, db_row_fn on_row, void *ctx)
+{
+    struct sqlite_conn *c = conn;
+    sqlite3_stmt *s = c->cache[st->id];
+    int rc;
+    if (!s) {
+        rc = sqlite3_prepare_v3(c->db, st->sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK)
+            return classify(c, rc);
+        c->cache[st->id] = s;
+    }
+    for (int i = 0; i < nparams; i++) {
+        rc = params[i] ? sqlite3_bind_text(s, i + 1, params[i], -1, SQLITE_STATIC)
+                       : sqlite3_bind_null(s, i + 1);
+        if (rc != SQLITE_OK) {
+            sqlite3_reset(s);
+            return classify(c, rc);
+        }
+    }
+    const char *cols[16];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int n = sqlite3_column_count(s);
+        if (n > 16)
+            n = 16;
+        for (int i = 0; i < n; i++)
+            cols[i] = (const char *)sqlite3_column_text(s, i);
+        if (on_row)
+            on_row(ctx, cols, n);
+    }
+    enum db_status result = rc == SQLITE_DONE ? DB_OK : classify(c, rc);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return result;
+}
+
+static enum db_status sqlite_exec_script(void *conn, const char *sql)
+{
+    struct sqlite_conn *c = conn;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DB_OK : classify(c, rc);
+}
+
+static const char *sqlite_last_error(void *conn)
+{
+    return ((struct sqlite_conn *)conn)->error;
+}
+
+const struct db_driver db_sqlite_driver = {
+    .name = "sqlite",
+    .connect = sqlite_connect,
+    .disconnect = sqlite_disconnect,
+    .reconnect = sqlite_reconnect,
+    .exec = sqlite_exec,
+    .exec_script = sqlite_exec_script,
+    .last_error = sqlite_last_error,
+    /* IMMEDIATE takes the write lock up front, so the busy timeout applies; a deferred
+     * transaction that upgrades later fails at once with SQLITE_BUSY instead of waiting. */
+    .begin_write_sql = "BEGIN IMMEDIATE",
+    .migration_lock_sql = NULL,
+};

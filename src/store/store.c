@@ -1,0 +1,360 @@
+/* Storage logic shared by every backend: the statements, the submission transaction,
+ * keyset pagination and reconnect-and-retry. Backends only run SQL (see db.h). */
+#include "store/store.h"
+#include "store/db.h"
+#include "store/store_internal.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- statements (one dialect: the drivers translate placeholders) ---------------------- */
+
+enum {
+    ID_PING, ID_INSERT_CONTRIBUTOR, ID_CONTRIBUTOR_ROW, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
+    ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
+    ID_LIST_FIRST, ID_LIST_AFTER,
+};
+
+#define CLIP_SELECT                                                                            \
+    "SELECT cl.public_id, cl.youtube_video_id, cl.performance_date, cl.title, cl.notes, "      \
+    "cl.created_at, c.public_id, s.public_id FROM clips cl "                                   \
+    "JOIN contributors c ON c.id = cl.created_by_contributor_id "                              \
+    "JOIN submissions s ON s.id = cl.added_via_submission_id "
+
+/* Archive order: performance date, then creation time, then insertion order (the row id). */
+#define CLIP_ORDER " ORDER BY cl.performance_date, cl.created_at, cl.id LIMIT ?"
+
+static const struct db_stmt
+    ST_PING = {ID_PING, "SELECT 1"},
+    ST_INSERT_CONTRIBUTOR = {ID_INSERT_CONTRIBUTOR,
+        "INSERT INTO contributors (public_id, display_name, external_id, created_at) "
+        "VALUES (?, ?, ?, ?)"},
+    ST_CONTRIBUTOR_ROW = {ID_CONTRIBUTOR_ROW, "SELECT id FROM contributors WHERE public_id = ?"},
+    ST_INSERT_SUBMISSION = {ID_INSERT_SUBMISSION,
+        "INSERT INTO submissions (public_id, contributor_id, status, validation_error, "
+        "raw_youtube_input, raw_date_input, title, notes, submitted_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"},
+    /* DO NOTHING rather than catching the violation: PostgreSQL would abort the whole
+     * transaction, and the rejected submission must still be stored in it. */
+    ST_INSERT_CLIP = {ID_INSERT_CLIP,
+        "INSERT INTO clips (public_id, youtube_video_id, performance_date, title, notes, "
+        "created_at, created_by_contributor_id, added_via_submission_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (youtube_video_id, performance_date) DO NOTHING RETURNING id"},
+    ST_LINK_CLIP = {ID_LINK_CLIP, "UPDATE submissions SET clip_id = ? WHERE id = ?"},
+    ST_MARK_DUPLICATE = {ID_MARK_DUPLICATE,
+        "UPDATE submissions SET status = 'rejected', validation_error = ? WHERE id = ?"},
+    ST_GET_SUBMISSION = {ID_GET_SUBMISSION,
+        "SELECT s.public_id, c.public_id, cl.public_id, s.status, s.validation_error, "
+        "s.raw_youtube_input, s.raw_date_input, s.title, s.notes, s.submitted_at "
+        "FROM submissions s JOIN contributors c ON c.id = s.contributor_id "
+        "LEFT JOIN clips cl ON cl.id = s.clip_id WHERE s.public_id = ?"},
+    ST_GET_CLIP = {ID_GET_CLIP, CLIP_SELECT "WHERE cl.public_id = ?"},
+    ST_CLIP_POSITION = {ID_CLIP_POSITION,
+        "SELECT performance_date, created_at, id FROM clips WHERE public_id = ?"},
+    ST_LIST_FIRST = {ID_LIST_FIRST,
+        CLIP_SELECT "WHERE cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER},
+    /* Keyset: the row-value comparison walks the (performance_date, created_at, id) index
+     * from the cursor's position, so a deep page costs what the first one does. */
+    ST_LIST_AFTER = {ID_LIST_AFTER,
+        CLIP_SELECT "WHERE (cl.performance_date, cl.created_at, cl.id) > (?, ?, ?) "
+        "AND cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER};
+
+/* ---- connection and retry ---------------------------------------------------------------- */
+
+struct store *store_open(const struct config *c, char *err, size_t err_len)
+{
+    const struct db_driver *drv = c->engine == DB_POSTGRES ? &db_postgres_driver : &db_sqlite_driver;
+    void *conn = drv->connect(c, err, err_len);
+    if (!conn)
+        return NULL;
+    struct store *st = calloc(1, sizeof *st);
+    if (!st) {
+        drv->disconnect(conn);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    st->drv = drv;
+    st->conn = conn;
+    return st;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    st->drv->disconnect(st->conn);
+    free(st);
+}
+
+const char *store_last_error(struct store *st) { return st->drv->last_error(st->conn); }
+
+enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,
+                          int nparams, db_row_fn fn, void *ctx)
+{
+    enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn, ctx);
+    if (rc == DB_OK)
+        st->statements_done++;
+    return rc;
+}
+
+enum db_status store_script(struct store *st, const char *sql)
+{
+    enum db_status rc = st->drv->exec_script(st->conn, sql);
+    if (rc == DB_OK)
+        st->statements_done++;
+    return rc;
+}
+
+static enum store_status to_store_status(enum db_status rc)
+{
+    switch (rc) {
+    case DB_OK: return STORE_OK;
+    case DB_CONFLICT: return STORE_DUPLICATE;
+    case DB_UNAVAILABLE: return STORE_UNAVAILABLE;
+    default: return STORE_ERROR;
+    }
+}
+
+/* Runs `op`; if the connection turned out to be broken before any statement succeeded
+ * (typically: the database restarted since our last request), reconnects and runs it once
+ * more. Once a statement has succeeded, a write may have happened, so it is never repeated. */
+static enum store_status with_retry(struct store *st, enum store_status (*op)(struct store *, void *),
+                                    void *args)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (st->broken) {
+            if (!st->drv->reconnect(st->conn))
+                return STORE_UNAVAILABLE;
+            st->broken = false;
+        }
+        st->statements_done = 0;
+        st->last_db_status = DB_OK;
+        enum store_status rc = op(st, args);
+        if (st->last_db_status != DB_UNAVAILABLE)
+            return rc;
+        st->broken = true;
+        if (st->statements_done > 0)
+            break;
+    }
+    return STORE_UNAVAILABLE;
+}
+
+/* Records the status so with_retry can tell a broken connection from other failures. */
+static enum db_status track(struct store *st, enum db_status rc)
+{
+    if (rc != DB_OK)
+        st->last_db_status = rc;
+    return rc;
+}
+
+/* ---- operations ------------------------------------------------------------------------------ */
+
+static enum store_status op_ping(struct store *st, void *args)
+{
+    (void)args;
+    return to_store_status(track(st, store_exec(st, &ST_PING, NULL, 0, NULL, NULL)));
+}
+
+enum store_status store_ping(struct store *st) { return with_retry(st, op_ping, NULL); }
+
+static enum store_status op_create_contributor(struct store *st, void *args)
+{
+    const struct contributor_rec *c = args;
+    const char *p[] = {c->id, c->display_name, c->external_id, c->created_at};
+    return to_store_status(track(st, store_exec(st, &ST_INSERT_CONTRIBUTOR, p, 4, NULL, NULL)));
+}
+
+enum store_status store_create_contributor(struct store *st, const struct contributor_rec *c)
+{
+    return with_retry(st, op_create_contributor, (void *)c);
+}
+
+/* Captures the first column of the first row (ids come back as text). */
+struct first_col {
+    char value[32];
+    bool found;
+};
+
+static void capture_first(void *ctx, const char *const *cols, int ncols)
+{
+    struct first_col *f = ctx;
+    if (f->found || ncols < 1 || !cols[0])
+        return;
+    snprintf(f->value, sizeof f->value, "%s", cols[0]);
+    f->found = true;
+}
+
+struct submission_args {
+    const struct submission_rec *s;
+    const struct clip_rec *clip;
+    const char *duplicate_error;
+};
+
+/* The body of the submission transaction; returns with the transaction still open. */
+static enum store_status submission_steps(struct store *st, const struct submission_args *a)
+{
+    const struct submission_rec *s = a->s;
+    struct first_col contributor = {0}, submission = {0}, clip = {0};
+    const char *p1[] = {s->contributor_id};
+    if (track(st, store_exec(st, &ST_CONTRIBUTOR_ROW, p1, 1, capture_first, &contributor)))
+        return STORE_ERROR;
+    if (!contributor.found)
+        return STORE_NOT_FOUND;
+
+    const char *p2[] = {s->id, contributor.value, s->status, s->validation_error,
+                        s->raw_youtube_input, s->raw_date_input, s->title, s->notes,
+                        s->submitted_at};
+    if (track(st, store_exec(st, &ST_INSERT_SUBMISSION, p2, 9, capture_first, &submission)) ||
+        !submission.found)
+        return STORE_ERROR;
+    if (!a->clip)
+        return STORE_OK;
+
+    const struct clip_rec *c = a->clip;
+    const char *p3[] = {c->id, c->youtube_video_id, c->performance_date, c->title, c->notes,
+                        c->created_at, contributor.value, submission.value};
+    if (track(st, store_exec(st, &ST_INSERT_CLIP, p3, 8, capture_first, &clip)))
+        return STORE_ERROR;
+    if (clip.found) {
+        const char *p4[] = {clip.value, submission.value};
+        return track(st, store_exec(st, &ST_LINK_CLIP, p4, 2, NULL, NULL)) ? STORE_ERROR : STORE_OK;
+    }
+    const char *p5[] = {a->duplicate_error, submission.value};
+    return track(st, store_exec(st, &ST_MARK_DUPLICATE, p5, 2, NULL, NULL)) ? STORE_ERROR
+                                                                          : STORE_DUPLICATE;
+}
+
+static enum store_status op_create_submission(struct store *st, void *args)
+{
+    if (track(st, store_script(st, st->drv->begin_write_sql)))
+        return to_store_status(st->last_db_status);
+    enum store_status rc = submission_steps(st, args);
+    if (rc == STORE_OK || rc == STORE_DUPLICATE) {
+        if (track(st, store_script(st, "COMMIT")) == DB_OK)
+            return rc;
+        rc = to_store_status(st->last_db_status);
+    }
+    /* Nothing half-written: a missing contributor or any failure undoes every step. */
+    st->drv->exec_script(st->conn, "ROLLBACK");
+    return rc == STORE_OK ? STORE_ERROR : rc;
+}
+
+enum store_status store_create_submission(struct store *st, const struct submission_rec *s,
+                                          const struct clip_rec *clip, const char *duplicate_error)
+{
+    struct submission_args a = {s, clip, duplicate_error};
+    return with_retry(st, op_create_submission, &a);
+}
+
+/* Row → record adapters: column order matches the SELECTs above. */
+struct row_visit {
+    store_submission_fn on_submission;
+    store_clip_fn on_clip;
+    void *ctx;
+    long rows;
+};
+
+static void submission_row(void *ctx, const char *const *c, int n)
+{
+    struct row_visit *v = ctx;
+    if (n < 10)
+        return;
+    struct submission_rec s = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]};
+    v->rows++;
+    v->on_submission(v->ctx, &s);
+}
+
+static void clip_row(void *ctx, const char *const *c, int n)
+{
+    struct row_visit *v = ctx;
+    if (n < 8)
+        return;
+    struct clip_rec r = {c[0], c[1], c[2], c[3] ? c[3] : "", c[4], c[5], c[6], c[7]};
+    v->rows++;
+    v->on_clip(v->ctx, &r);
+}
+
+struct get_args {
+    const struct db_stmt *stmt;
+    const char *id;
+    struct row_visit *visit;
+    db_row_fn row_fn;
+};
+
+static enum store_status op_get(struct store *st, void *args)
+{
+    struct get_args *a = args;
+    const char *p[] = {a->id};
+    a->visit->rows = 0;
+    if (track(st, store_exec(st, a->stmt, p, 1, a->row_fn, a->visit)))
+        return to_store_status(st->last_db_status);
+    return a->visit->rows ? STORE_OK : STORE_NOT_FOUND;
+}
+
+enum store_status store_get_submission(struct store *st, const char *id, store_submission_fn fn,
+                                       void *ctx)
+{
+    struct row_visit v = {fn, NULL, ctx, 0};
+    struct get_args a = {&ST_GET_SUBMISSION, id, &v, submission_row};
+    return with_retry(st, op_get, &a);
+}
+
+enum store_status store_get_clip(struct store *st, const char *id, store_clip_fn fn, void *ctx)
+{
+    struct row_visit v = {NULL, fn, ctx, 0};
+    struct get_args a = {&ST_GET_CLIP, id, &v, clip_row};
+    return with_retry(st, op_get, &a);
+}
+
+struct list_args {
+    const char *from, *to, *after_id;
+    int limit;
+    struct row_visit *visit;
+};
+
+struct position {
+    char date[16], created_at[32], row[32];
+    bool found;
+};
+
+static void capture_position(void *ctx, const char *const *c, int n)
+{
+    struct position *p = ctx;
+    if (n < 3 || !c[0] || !c[1] || !c[2])
+        return;
+    snprintf(p->date, sizeof p->date, "%s", c[0]);
+    snprintf(p->created_at, sizeof p->created_at, "%s", c[1]);
+    snprintf(p->row, sizeof p->row, "%s", c[2]);
+    p->found = true;
+}
+
+static enum store_status op_list(struct store *st, void *args)
+{
+    struct list_args *a = args;
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", a->limit);
+    a->visit->rows = 0;
+    if (!a->after_id) {
+        const char *p[] = {a->from, a->to, limit};
+        return to_store_status(track(st, store_exec(st, &ST_LIST_FIRST, p, 3, clip_row, a->visit)));
+    }
+    struct position pos = {0};
+    const char *p1[] = {a->after_id};
+    if (track(st, store_exec(st, &ST_CLIP_POSITION, p1, 1, capture_position, &pos)))
+        return to_store_status(st->last_db_status);
+    if (!pos.found)
+        return STORE_NOT_FOUND;
+    const char *p2[] = {pos.date, pos.created_at, pos.row, a->from, a->to, limit};
+    return to_store_status(track(st, store_exec(st, &ST_LIST_AFTER, p2, 6, clip_row, a->visit)));
+}
+
+enum store_status store_list_clips(struct store *st, const char *from, const char *to,
+                                   const char *after_id, int limit, store_clip_fn fn, void *ctx)
+{
+    struct row_visit v = {NULL, fn, ctx, 0};
+    struct list_args a = {from, to, after_id, limit, &v};
+    return with_retry(st, op_list, &a);
+}

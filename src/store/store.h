@@ -1,0 +1,61 @@
+/* The storage interface the handlers see: domain records in, domain records out.
+ * No HTTP here, and no SQL above here. */
+#ifndef TIMEWARP_STORE_H
+#define TIMEWARP_STORE_H
+#include "config.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+enum store_status {
+    STORE_OK,
+    STORE_NOT_FOUND,   /* no such record (or, for a submission, no such contributor) */
+    STORE_DUPLICATE,   /* the clip exists already: the submission was stored as rejected */
+    STORE_UNAVAILABLE, /* the database cannot be reached right now */
+    STORE_ERROR,
+};
+
+/* All strings borrowed; NULL means JSON null. */
+struct contributor_rec {
+    const char *id, *display_name, *external_id, *created_at;
+};
+struct submission_rec {
+    const char *id, *contributor_id, *clip_id, *status, *validation_error, *raw_youtube_input,
+        *raw_date_input, *title, *notes, *submitted_at;
+};
+struct clip_rec {
+    const char *id, *youtube_video_id, *performance_date, *title, *notes, *created_at,
+        *created_by_contributor_id, *added_via_submission_id;
+};
+
+typedef void (*store_submission_fn)(void *ctx, const struct submission_rec *s);
+typedef void (*store_clip_fn)(void *ctx, const struct clip_rec *c);
+
+struct store;
+
+struct store *store_open(const struct config *c, char *err, size_t err_len);
+void store_close(struct store *st);
+/* The driver's last error text, for logs only (may contain SQL). */
+const char *store_last_error(struct store *st);
+
+enum store_status store_ping(struct store *st);
+enum store_status store_create_contributor(struct store *st, const struct contributor_rec *c);
+
+/* Stores submission `s` (status and validation_error as given) and, when `clip` is not NULL,
+ * the clip in the same transaction. If the clip's (video, date) exists already, the
+ * submission is stored as rejected with `duplicate_error` and STORE_DUPLICATE returned.
+ * An unknown contributor gives STORE_NOT_FOUND with nothing written. */
+enum store_status store_create_submission(struct store *st, const struct submission_rec *s,
+                                          const struct clip_rec *clip, const char *duplicate_error);
+
+enum store_status store_get_submission(struct store *st, const char *id, store_submission_fn fn,
+                                       void *ctx);
+enum store_status store_get_clip(struct store *st, const char *id, store_clip_fn fn, void *ctx);
+
+/* Clips with from <= performance_date <= to in archive order, starting after clip
+ * `after_id` (NULL: from the start); at most `limit`. STORE_NOT_FOUND if after_id is unknown. */
+enum store_status store_list_clips(struct store *st, const char *from, const char *to,
+                                   const char *after_id, int limit, store_clip_fn fn, void *ctx);
+
+/* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. */
+bool store_migrate(struct store *st, int target, char *err, size_t err_len);
+#endif
