@@ -33,9 +33,9 @@ static struct store *stores[512];
 static int store_count;
 static __thread struct store *thread_store;
 
-/* A body larger than the limit is read and thrown away up to this many bytes (so a client
- * that writes its whole body before reading still gets the 413); beyond it we answer early
- * and close, because draining a huge upload would let one client hold the connection. */
+/* A body larger than the limit is read and thrown away up to this many bytes, so a client
+ * that writes its whole body before reading still gets the 413 (a "lingering close"). Past
+ * it the connection is closed: draining a huge upload would let one client hold a worker. */
 #define DISCARD_BUDGET_BYTES (16u << 20)
 
 /* ---- per-request state ------------------------------------------------------------------- */
@@ -119,9 +119,10 @@ static void new_request_id(char out[33])
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *ex,
                                      struct response *res)
 {
-    char *text = res->body ? json_dumps(res->body, JSON_COMPACT) : NULL;
-    size_t len = text ? strlen(text) : 0;
-    json_decref(res->body);
+    size_t len = 0;
+    char *text = jw_finish(&res->body, &len);
+    if (!text)
+        return MHD_NO; /* out of memory while rendering: drop the connection */
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
@@ -199,7 +200,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
     req.store = worker_store();
     struct response res = {0};
     m.handler(&req, &res);
-    if (!res.body && res.status == 0)
+    if (res.status == 0)
         api_error(&res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
     return send_response(conn, ex, &res);
 }
@@ -254,9 +255,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (ex->too_large) {
             ex->discarded += n;
-            if (ex->discarded > DISCARD_BUDGET_BYTES)
-                return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
-            return MHD_YES;
+            if (ex->discarded <= DISCARD_BUDGET_BYTES)
+                return MHD_YES;
+            /* libmicrohttpd cannot answer in the middle of a body: give up on this one. */
+            log_event(LOG_WARN, "closing a connection whose body exceeds the limit by far", NULL);
+            return MHD_NO;
         }
         if (ex->body_len + n + 1 > ex->body_cap) {
             size_t cap = ex->body_cap ? ex->body_cap : 1024;

@@ -3,8 +3,8 @@
 #ifndef TIMEWARP_API_H
 #define TIMEWARP_API_H
 #include "config.h"
+#include "api/json_writer.h"
 #include "store/store.h"
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,7 +30,7 @@ struct request {
 
 struct response {
     int status;
-    json_t *body;      /* owned; NULL only for responses without a body */
+    struct jw body;    /* the JSON body, written by the handler */
     const char *allow; /* Allow header for 405 */
 };
 
@@ -55,8 +55,9 @@ void api_health(const struct request *req, struct response *res);
 void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1]);
 bool api_is_public_id(const char *prefix, const char *s);
 
-/* Record → JSON, shared by the handlers that return the same resource. */
-json_t *api_contributor_json(const struct contributor_rec *c);
-json_t *api_submission_json(const struct submission_rec *s);
-json_t *api_clip_json(const struct clip_rec *c);
+/* Record → JSON object (under `key`, or NULL at the top level / in an array), shared by the
+ * handlers that return the same resource. */
+void api_contributor_json(struct jw *w, const char *key, const struct contributor_rec *c);
+void api_submission_json(struct jw *w, const char *key, const struct submission_rec *s);
+void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c);
 #endif

@@ -4,6 +4,7 @@
 #ifndef TIMEWARP_BODY_H
 #define TIMEWARP_BODY_H
 #include "api/api.h"
+#include <jansson.h>
 
 #define BODY_MAX_DEPTH 64
 

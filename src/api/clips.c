@@ -13,7 +13,7 @@ static void render_clip(void *ctx, const struct clip_rec *c)
 {
     struct response *res = ctx;
     res->status = 200;
-    res->body = api_clip_json(c);
+    api_clip_json(&res->body, NULL, c);
 }
 
 void api_clips_get(const struct request *req, struct response *res)
@@ -77,8 +77,9 @@ static bool parse_limit(const char *s, int *out)
 }
 
 struct page {
-    json_t *items;
+    struct jw *w;
     int wanted; /* the page size; one more row is fetched to know if a next page exists */
+    int count;
     char last_id[PUBLIC_ID_LEN + 1];
     bool more;
 };
@@ -86,11 +87,12 @@ struct page {
 static void collect(void *ctx, const struct clip_rec *c)
 {
     struct page *pg = ctx;
-    if ((int)json_array_size(pg->items) == pg->wanted) {
+    if (pg->count == pg->wanted) {
         pg->more = true;
         return;
     }
-    json_array_append_new(pg->items, api_clip_json(c));
+    api_clip_json(pg->w, NULL, c);
+    pg->count++;
     snprintf(pg->last_id, sizeof pg->last_id, "%s", c->id);
 }
 
@@ -126,24 +128,25 @@ void api_clips_list(const struct request *req, struct response *res)
         return;
     }
 
-    struct page pg = {json_array(), limit, "", false};
+    struct page pg = {&res->body, limit, 0, "", false};
+    jw_object_open(pg.w, NULL);
+    jw_array_open(pg.w, "items");
     enum store_status rc = req->store
         ? store_list_clips(req->store, p.from ? p.from : "0001-01-01", p.to ? p.to : "9999-12-31",
                            p.cursor ? after : NULL, limit + 1, collect, &pg)
         : STORE_UNAVAILABLE;
     if (rc == STORE_NOT_FOUND) { /* signed by us, but its clip is gone (another database?) */
-        json_decref(pg.items);
         api_error(res, 400, "BAD_REQUEST", "Invalid cursor", "cursor");
         return;
     }
     if (rc != STORE_OK) {
-        json_decref(pg.items);
         api_store_failure(req, res, rc);
         return;
     }
     char next[CURSOR_LEN + 1];
     bool has_next = pg.more && cursor_encode(key, key_len, pg.last_id, next);
+    jw_array_close(pg.w);
+    jw_string(pg.w, "next_cursor", has_next ? next : NULL);
+    jw_object_close(pg.w);
     res->status = 200;
-    res->body = json_pack("{s:o, s:o}", "items", pg.items, "next_cursor",
-                          has_next ? json_string(next) : json_null());
 }

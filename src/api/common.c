@@ -3,16 +3,28 @@
 #include "domain/text.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 void api_error(struct response *res, int status, const char *code, const char *message,
                const char *field)
 {
-    json_t *details = field ? json_pack("{s:s}", "field", field) : json_object();
+    struct jw *w = &res->body;
+    jw_free(w); /* an error replaces anything written so far */
+    jw_init(w);
     res->status = status;
-    res->body = json_pack("{s:s, s:{s:s, s:s, s:o}}", "detail", message, "error", "code", code,
-                          "message", message, "details", details);
+    jw_object_open(w, NULL);
+    jw_string(w, "detail", message);
+    jw_object_open(w, "error");
+    jw_string(w, "code", code);
+    jw_string(w, "message", message);
+    jw_object_open(w, "details");
+    if (field)
+        jw_string(w, "field", field);
+    jw_object_close(w);
+    jw_object_close(w);
+    jw_object_close(w);
 }
 
 void api_store_failure(const struct request *req, struct response *res, enum store_status rc)
@@ -53,37 +65,45 @@ bool api_is_public_id(const char *prefix, const char *s)
            text_is_lower_hex(s + 4, PUBLIC_ID_LEN - 4);
 }
 
-/* NULL → JSON null; stored strings are valid UTF-8 because they came through jansson. */
-static json_t *str_or_null(const char *s)
+void api_contributor_json(struct jw *w, const char *key, const struct contributor_rec *c)
 {
-    return s ? json_string(s) : json_null();
+    jw_object_open(w, key);
+    jw_string(w, "id", c->id);
+    jw_string(w, "display_name", c->display_name);
+    jw_string(w, "external_id", c->external_id);
+    jw_string(w, "created_at", c->created_at);
+    jw_object_close(w);
 }
 
-json_t *api_contributor_json(const struct contributor_rec *c)
+void api_submission_json(struct jw *w, const char *key, const struct submission_rec *s)
 {
-    return json_pack("{s:s, s:o, s:o, s:s}", "id", c->id, "display_name", str_or_null(c->display_name),
-                     "external_id", str_or_null(c->external_id), "created_at", c->created_at);
+    jw_object_open(w, key);
+    jw_string(w, "id", s->id);
+    jw_string(w, "contributor_id", s->contributor_id);
+    jw_string(w, "clip_id", s->clip_id);
+    jw_string(w, "status", s->status);
+    jw_string(w, "validation_error", s->validation_error);
+    jw_string(w, "raw_youtube_input", s->raw_youtube_input);
+    jw_string(w, "raw_date_input", s->raw_date_input);
+    jw_string(w, "title", s->title);
+    jw_string(w, "notes", s->notes);
+    jw_string(w, "submitted_at", s->submitted_at);
+    jw_object_close(w);
 }
 
-json_t *api_submission_json(const struct submission_rec *s)
-{
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:o, s:o, s:s}",
-                     "id", s->id, "contributor_id", s->contributor_id,
-                     "clip_id", str_or_null(s->clip_id), "status", s->status,
-                     "validation_error", str_or_null(s->validation_error),
-                     "raw_youtube_input", s->raw_youtube_input, "raw_date_input", s->raw_date_input,
-                     "title", str_or_null(s->title), "notes", str_or_null(s->notes),
-                     "submitted_at", s->submitted_at);
-}
-
-json_t *api_clip_json(const struct clip_rec *c)
+void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c)
 {
     char url[64];
     snprintf(url, sizeof url, "https://www.youtube.com/watch?v=%s", c->youtube_video_id);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
-                     "id", c->id, "youtube_video_id", c->youtube_video_id, "youtube_url", url,
-                     "performance_date", c->performance_date, "title", c->title,
-                     "notes", str_or_null(c->notes), "created_at", c->created_at,
-                     "created_by_contributor_id", c->created_by_contributor_id,
-                     "added_via_submission_id", c->added_via_submission_id);
+    jw_object_open(w, key);
+    jw_string(w, "id", c->id);
+    jw_string(w, "youtube_video_id", c->youtube_video_id);
+    jw_string(w, "youtube_url", url);
+    jw_string(w, "performance_date", c->performance_date);
+    jw_string(w, "title", c->title ? c->title : "");
+    jw_string(w, "notes", c->notes);
+    jw_string(w, "created_at", c->created_at);
+    jw_string(w, "created_by_contributor_id", c->created_by_contributor_id);
+    jw_string(w, "added_via_submission_id", c->added_via_submission_id);
+    jw_object_close(w);
 }

@@ -22,7 +22,7 @@ void api_contributors_create(const struct request *req, struct response *res)
         api_store_failure(req, res, rc);
     } else {
         res->status = 201;
-        res->body = api_contributor_json(&c);
+        api_contributor_json(&res->body, NULL, &c);
     }
     json_decref(in);
 }

@@ -6,14 +6,26 @@
 void api_health(const struct request *req, struct response *res)
 {
     bool db_ok = req->store && store_ping(req->store) == STORE_OK;
+    struct jw *w = &res->body;
     if (db_ok && !req->draining) {
         res->status = 200;
-        res->body = json_pack("{s:s, s:s}", "status", "ok", "database", "ok");
+        jw_object_open(w, NULL);
+        jw_string(w, "status", "ok");
+        jw_string(w, "database", "ok");
+        jw_object_close(w);
         return;
     }
     const char *message = db_ok ? "The server is shutting down." : "The database is unavailable.";
     res->status = 503;
-    res->body = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:{}}}", "status", "unavailable",
-                          "database", db_ok ? "ok" : "unavailable", "detail", message, "error",
-                          "code", "SERVICE_UNAVAILABLE", "message", message, "details");
+    jw_object_open(w, NULL);
+    jw_string(w, "status", "unavailable");
+    jw_string(w, "database", db_ok ? "ok" : "unavailable");
+    jw_string(w, "detail", message);
+    jw_object_open(w, "error");
+    jw_string(w, "code", "SERVICE_UNAVAILABLE");
+    jw_string(w, "message", message);
+    jw_object_open(w, "details");
+    jw_object_close(w);
+    jw_object_close(w);
+    jw_object_close(w);
 }

@@ -52,14 +52,14 @@ void api_submissions_create(const struct request *req, struct response *res)
     switch (rc) {
     case STORE_OK:
         res->status = 201;
-        res->body = api_submission_json(&s);
+        api_submission_json(&res->body, NULL, &s);
         break;
     case STORE_DUPLICATE:
         s.status = "rejected";
         s.validation_error = duplicate;
         s.clip_id = NULL;
         res->status = 409;
-        res->body = api_submission_json(&s);
+        api_submission_json(&res->body, NULL, &s);
         break;
     case STORE_NOT_FOUND:
         api_error(res, 400, "CONTRIBUTOR_NOT_FOUND", "Contributor not found", "contributor_id");
@@ -74,7 +74,7 @@ static void render_submission(void *ctx, const struct submission_rec *s)
 {
     struct response *res = ctx;
     res->status = 200;
-    res->body = api_submission_json(s);
+    api_submission_json(&res->body, NULL, s);
 }
 
 void api_submissions_get(const struct request *req, struct response *res)
