@@ -13,7 +13,8 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 SRC     := $(wildcard src/*.c src/api/*.c src/domain/*.c src/store/*.c)
 APP_SRC := $(filter-out src/main.c,$(SRC))
 MIGRATIONS := $(sort $(wildcard migrations/*/*.sql))
-GEN     := build/gen/migrations_data.c
+WEB     := $(sort $(shell find web -type f 2>/dev/null))
+GEN     := build/gen/migrations_data.c build/gen/static_data.c
 
 RELEASE_FLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -21,9 +22,18 @@ ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fn
 .PHONY: all asan run test unit deps deps-test clean bench
 all: build/timewarp
 
-$(GEN): $(MIGRATIONS) scripts/embed-migrations.sh
+build/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(@D)
 	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+# The web page, embedded; regenerated when a file under web/ changes (or is added/removed).
+build/gen/static_data.c: $(WEB) scripts/embed-static.sh build/gen/web-files.txt
+	@mkdir -p $(@D)
+	sh scripts/embed-static.sh web $(WEB) > $@.tmp && mv $@.tmp $@
+build/gen/web-files.txt: FORCE
+	@mkdir -p $(@D)
+	@echo "$(WEB)" | cmp -s - $@ || echo "$(WEB)" > $@
+FORCE:
 
 build/timewarp: $(SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
 	@mkdir -p $(@D)

@@ -1,24 +1,44 @@
 /* The route table. */
 #include "router.h"
 
-#include <stdio.h>
 #include <string.h>
 
 struct route {
-    const char *prefix; /* "/clips" */
-    bool with_id;       /* "/clips/{id}" */
-    const char *method; /* "GET" routes also answer HEAD */
+    const char *pattern; /* "/clips/{id}": at most one {id}, a whole path segment */
+    const char *method;  /* "GET" routes also answer HEAD */
     api_handler handler;
 };
 
 static const struct route routes[] = {
-    {"/contributors", false, "POST", api_contributors_create},
-    {"/submissions", false, "POST", api_submissions_create},
-    {"/submissions", true, "GET", api_submissions_get},
-    {"/clips", false, "GET", api_clips_list},
-    {"/clips", true, "GET", api_clips_get},
-    {"/health", false, "GET", api_health},
+    {"/contributors", "POST", api_contributors_create},
+    {"/submissions", "POST", api_submissions_create},
+    {"/submissions/{id}", "GET", api_submissions_get},
+    {"/clips", "GET", api_clips_list},
+    {"/clips/{id}", "GET", api_clips_get},
+    {"/clips/{id}/neighbors", "GET", api_clips_neighbors},
+    {"/calendar", "GET", api_calendar},
+    {"/health", "GET", api_health},
 };
+
+/* Matches `path` (len bytes, trailing slash already removed) against `pattern`. */
+static bool matches(const char *pattern, const char *path, size_t len, struct route_match *m)
+{
+    const char *hole = strstr(pattern, "{id}");
+    if (!hole)
+        return strlen(pattern) == len && memcmp(pattern, path, len) == 0;
+    size_t pre = (size_t)(hole - pattern), post = strlen(hole + 4);
+    if (len <= pre + post || memcmp(path, pattern, pre) != 0 ||
+        memcmp(path + len - post, hole + 4, post) != 0)
+        return false;
+    const char *id = path + pre;
+    size_t id_len = len - pre - post;
+    if (memchr(id, '/', id_len) || id_len >= sizeof m->id)
+        return false;
+    memcpy(m->id, id, id_len);
+    m->id[id_len] = '\0';
+    m->has_id = true;
+    return true;
+}
 
 void router_match(const char *method, const char *path, struct route_match *m)
 {
@@ -28,28 +48,14 @@ void router_match(const char *method, const char *path, struct route_match *m)
         len--; /* "/clips/" is "/clips" */
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         const struct route *r = &routes[i];
-        size_t plen = strlen(r->prefix);
-        if (len < plen || memcmp(path, r->prefix, plen) != 0)
+        if (!matches(r->pattern, path, len, m))
             continue;
-        if (r->with_id) {
-            const char *id = path + plen + 1;
-            size_t id_len = len - plen - 1;
-            if (len <= plen + 1 || path[plen] != '/' || memchr(id, '/', id_len) ||
-                id_len >= sizeof m->id)
-                continue;
-            memcpy(m->id, id, id_len);
-            m->id[id_len] = '\0';
-            m->has_id = true;
-        } else if (len != plen) {
-            continue;
-        }
         m->is_health = r->handler == api_health;
         bool get_like = strcmp(r->method, "GET") == 0;
-        if (strcmp(method, r->method) == 0 || (get_like && strcmp(method, "HEAD") == 0)) {
+        if (strcmp(method, r->method) == 0 || (get_like && strcmp(method, "HEAD") == 0))
             m->handler = r->handler;
-        } else {
+        else
             m->allow = get_like ? "GET, HEAD" : r->method;
-        }
         return;
     }
 }

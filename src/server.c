@@ -5,6 +5,7 @@
 #include "api/api.h"
 #include "log.h"
 #include "router.h"
+#include "static_files.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -116,6 +117,23 @@ static void new_request_id(char out[33])
 
 /* ---- responses ----------------------------------------------------------------------------- */
 
+/* Adds the headers every response carries, queues it and records it for the access log. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct exchange *ex, unsigned status,
+                             struct MHD_Response *r, size_t len)
+{
+    MHD_add_response_header(r, "X-Request-Id", ex->request_id);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (atomic_load(&shutting_down))
+        MHD_add_response_header(r, "Connection", "close");
+    ex->status = status;
+    ex->bytes = len;
+    enum MHD_Result ok = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *ex,
                                      struct response *res)
 {
@@ -129,21 +147,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "X-Request-Id", ex->request_id);
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     if (res->allow)
         MHD_add_response_header(r, "Allow", res->allow);
-    if (atomic_load(&shutting_down))
-        MHD_add_response_header(r, "Connection", "close");
-    ex->status = (unsigned)res->status;
-    ex->bytes = len;
-    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)res->status, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue(conn, ex, (unsigned)res->status, r, len);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, struct exchange *ex, int status,
@@ -152,6 +160,38 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct exchange *
     struct response res = {0};
     api_error(&res, status, code, message, NULL);
     return send_response(conn, ex, &res);
+}
+
+/* The web page: embedded files with validators; fingerprinted URLs (?v=<etag>, written into
+ * index.html at build time) are immutable for a year, everything else is revalidated. */
+static enum MHD_Result send_static(struct MHD_Connection *conn, struct exchange *ex,
+                                   const struct static_file *f)
+{
+    char etag[40], modified[64];
+    snprintf(etag, sizeof etag, "\"%s\"", f->etag);
+    time_t mtime = (time_t)f->mtime;
+    struct tm tm;
+    gmtime_r(&mtime, &tm);
+    strftime(modified, sizeof modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    const char *inm = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "If-None-Match");
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "v");
+    bool not_modified = inm && strstr(inm, etag);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        not_modified ? 0 : f->size, not_modified ? NULL : (void *)f->data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", f->content_type);
+    MHD_add_response_header(r, "ETag", etag);
+    MHD_add_response_header(r, "Last-Modified", modified);
+    MHD_add_response_header(r, "Cache-Control", v && strcmp(v, f->etag) == 0
+                                                    ? "public, max-age=31536000, immutable"
+                                                    : "no-cache");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' https://i.ytimg.com data:; "
+                            "frame-src https://www.youtube-nocookie.com; object-src 'none'; "
+                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    return queue(conn, ex, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r,
+                 not_modified ? 0 : f->size);
 }
 
 /* ---- request handling ---------------------------------------------------------------------- */
@@ -177,6 +217,11 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
     if (cfg->env == ENV_PRODUCTION && !m.is_health &&
         !config_host_allowed(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")))
         return send_error(conn, ex, 400, "BAD_REQUEST", "Invalid Host header.");
+    const struct static_file *file = m.allow || m.handler ? NULL : static_file_find(url);
+    if (file && (strcmp(ex->method, "GET") == 0 || strcmp(ex->method, "HEAD") == 0))
+        return send_static(conn, ex, file);
+    if (file)
+        m.allow = "GET, HEAD";
     if (!m.handler) {
         struct response res = {0};
         if (m.allow) {

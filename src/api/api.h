@@ -48,7 +48,16 @@ void api_submissions_create(const struct request *req, struct response *res);
 void api_submissions_get(const struct request *req, struct response *res);
 void api_clips_get(const struct request *req, struct response *res);
 void api_clips_list(const struct request *req, struct response *res);
+void api_clips_neighbors(const struct request *req, struct response *res);
+void api_calendar(const struct request *req, struct response *res);
 void api_health(const struct request *req, struct response *res);
+
+/* Reads the query parameters `names` into `values` (NULL when absent, "" for "?key").
+ * Unknown parameters are ignored; a known one given twice is a 400 (filled into res). */
+bool api_query(const struct request *req, const char *const *names, const char **values, int n,
+               struct response *res);
+/* A YYYY-MM-DD query parameter; on a bad value fills res with the 400 SPEC.md words. */
+bool api_date_param(const char *name, const char *value, long *out, struct response *res);
 
 /* Public ids: prefix + 32 lowercase hex digits from the kernel's CSPRNG. */
 #define PUBLIC_ID_LEN 36

@@ -27,36 +27,6 @@ void api_clips_get(const struct request *req, struct response *res)
         api_store_failure(req, res, rc);
 }
 
-struct list_params {
-    const char *from, *to, *limit, *cursor;
-};
-
-/* Collects the known parameters; unknown ones are ignored, a repeated known one is an error. */
-static bool read_params(const struct request *req, struct list_params *p, struct response *res)
-{
-    static const char *const names[] = {"from", "to", "limit", "cursor"};
-    const char **slots[] = {&p->from, &p->to, &p->limit, &p->cursor};
-    bool seen[4] = {false};
-    char msg[96];
-    if (req->query_overflow) {
-        api_error(res, 400, "BAD_REQUEST", "Too many query parameters.", NULL);
-        return false;
-    }
-    for (int i = 0; i < req->query_count; i++)
-        for (int k = 0; k < 4; k++) {
-            if (strcmp(req->query[i].key, names[k]) != 0)
-                continue;
-            if (seen[k]) {
-                snprintf(msg, sizeof msg, "Query parameter '%s' is given more than once.", names[k]);
-                api_error(res, 400, "BAD_REQUEST", msg, names[k]);
-                return false;
-            }
-            seen[k] = true;
-            *slots[k] = req->query[i].value ? req->query[i].value : "";
-        }
-    return true;
-}
-
 /* Decimal digits only; 0 is an error, anything above MAX_LIMIT is clamped. */
 static bool parse_limit(const char *s, int *out)
 {
@@ -98,23 +68,18 @@ static void collect(void *ctx, const struct clip_rec *c)
 
 void api_clips_list(const struct request *req, struct response *res)
 {
-    struct list_params p = {0};
+    static const char *const names[] = {"from", "to", "limit", "cursor"};
+    const char *v[4];
     date_key from = 0, to = 99991231;
     int limit = DEFAULT_LIMIT;
     char after[4 + CURSOR_PAYLOAD_LEN + 1];
     const unsigned char *key = (const unsigned char *)req->config->secret_key;
     size_t key_len = req->config->secret_key_len;
 
-    if (!read_params(req, &p, res))
+    if (!api_query(req, names, v, 4, res) || (v[0] && !api_date_param("from", v[0], &from, res)) ||
+        (v[1] && !api_date_param("to", v[1], &to, res)))
         return;
-    if (p.from && !date_parse_iso(p.from, strlen(p.from), &from)) {
-        api_error(res, 400, "BAD_REQUEST", "Invalid 'from' date format. Expected YYYY-MM-DD", "from");
-        return;
-    }
-    if (p.to && !date_parse_iso(p.to, strlen(p.to), &to)) {
-        api_error(res, 400, "BAD_REQUEST", "Invalid 'to' date format. Expected YYYY-MM-DD", "to");
-        return;
-    }
+    struct { const char *from, *to, *limit, *cursor; } p = {v[0], v[1], v[2], v[3]};
     if (from > to) {
         api_error(res, 400, "BAD_REQUEST", "'from' must not be after 'to'.", "from");
         return;
@@ -149,4 +114,38 @@ void api_clips_list(const struct request *req, struct response *res)
     jw_string(pg.w, "next_cursor", has_next ? next : NULL);
     jw_object_close(pg.w);
     res->status = 200;
+}
+
+static void render_previous(void *ctx, const struct clip_rec *c)
+{
+    if (c)
+        api_clip_json(ctx, "previous", c);
+    else
+        jw_null(ctx, "previous");
+}
+
+static void render_next(void *ctx, const struct clip_rec *c)
+{
+    if (c)
+        api_clip_json(ctx, "next", c);
+    else
+        jw_null(ctx, "next");
+}
+
+/* GET /clips/{id}/neighbors: previous and next clip in archive order, for walking the
+ * archive one clip at a time across days and months. */
+void api_clips_neighbors(const struct request *req, struct response *res)
+{
+    enum store_status rc = STORE_NOT_FOUND;
+    jw_object_open(&res->body, NULL);
+    if (api_is_public_id("clp_", req->id))
+        rc = req->store ? store_clip_neighbors(req->store, req->id, render_previous, render_next, &res->body)
+                        : STORE_UNAVAILABLE;
+    jw_object_close(&res->body);
+    if (rc == STORE_OK)
+        res->status = 200;
+    else if (rc == STORE_NOT_FOUND)
+        api_error(res, 404, "NOT_FOUND", "Not found", NULL);
+    else
+        api_store_failure(req, res, rc);
 }

@@ -1,5 +1,6 @@
 /* Pieces every handler uses: the error shape, store-failure mapping, ids, record rendering. */
 #include "api/api.h"
+#include "domain/date.h"
 #include "domain/text.h"
 #include "log.h"
 
@@ -39,6 +40,40 @@ void api_store_failure(const struct request *req, struct response *res, enum sto
         api_error(res, 500, "INTERNAL_ERROR",
                   req->config->debug ? why : "Internal server error.", NULL);
     }
+}
+
+bool api_query(const struct request *req, const char *const *names, const char **values, int n,
+               struct response *res)
+{
+    char msg[96];
+    if (req->query_overflow) {
+        api_error(res, 400, "BAD_REQUEST", "Too many query parameters.", NULL);
+        return false;
+    }
+    for (int k = 0; k < n; k++)
+        values[k] = NULL;
+    for (int i = 0; i < req->query_count; i++)
+        for (int k = 0; k < n; k++) {
+            if (strcmp(req->query[i].key, names[k]) != 0)
+                continue;
+            if (values[k]) {
+                snprintf(msg, sizeof msg, "Query parameter '%s' is given more than once.", names[k]);
+                api_error(res, 400, "BAD_REQUEST", msg, names[k]);
+                return false;
+            }
+            values[k] = req->query[i].value ? req->query[i].value : "";
+        }
+    return true;
+}
+
+bool api_date_param(const char *name, const char *value, long *out, struct response *res)
+{
+    if (date_parse_iso(value, strlen(value), out))
+        return true;
+    char msg[96];
+    snprintf(msg, sizeof msg, "Invalid '%s' date format. Expected YYYY-MM-DD", name);
+    api_error(res, 400, "BAD_REQUEST", msg, name);
+    return false;
 }
 
 void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1])

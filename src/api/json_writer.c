@@ -1,6 +1,7 @@
 /* Streaming JSON writer (see json_writer.h for why it exists). */
 #include "api/json_writer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,14 @@ void jw_string(struct jw *w, const char *key, const char *value)
 }
 
 void jw_null(struct jw *w, const char *key) { jw_string(w, key, NULL); }
+
+void jw_int(struct jw *w, const char *key, long long value)
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%lld", value);
+    begin_value(w, key);
+    put(w, digits, (size_t)n);
+}
 
 char *jw_finish(struct jw *w, size_t *len)
 {

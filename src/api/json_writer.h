@@ -30,4 +30,5 @@ void jw_array_open(struct jw *w, const char *key);
 void jw_array_close(struct jw *w);
 void jw_string(struct jw *w, const char *key, const char *value); /* NULL → null */
 void jw_null(struct jw *w, const char *key);
+void jw_int(struct jw *w, const char *key, long long value);
 #endif

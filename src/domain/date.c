@@ -85,3 +85,15 @@ date_key date_from_unix(long long seconds)
     long long year = yoe + era * 400 + (month <= 2);
     return (date_key)(year * 10000 + month * 100 + day);
 }
+
+long long date_days(date_key d)
+{
+    /* Days-from-civil (Howard Hinnant), the inverse of date_from_unix. */
+    long long y = d / 10000, m = d / 100 % 100, day = d % 100;
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + day - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}

@@ -17,6 +17,9 @@ bool date_parse_iso(const char *s, size_t len, date_key *out);
 bool date_performance(const char *input, size_t len, date_key today, char out[DATE_LEN + 1],
                       const char **reason);
 
+/* Days since 1970-01-01 (negative before), for distances between dates. */
+long long date_days(date_key d);
+
 /* Today's date in UTC from a Unix time. */
 date_key date_from_unix(long long seconds);
 #endif

@@ -14,7 +14,7 @@
 enum {
     ID_PING, ID_INSERT_CONTRIBUTOR, ID_CONTRIBUTOR_ROW, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
-    ID_LIST_FIRST, ID_LIST_AFTER,
+    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR,
 };
 
 #define CLIP_SELECT                                                                            \
@@ -60,7 +60,14 @@ static const struct db_stmt
      * from the cursor's position, so a deep page costs what the first one does. */
     ST_LIST_AFTER = {ID_LIST_AFTER,
         CLIP_SELECT "WHERE (cl.performance_date, cl.created_at, cl.id) > (?, ?, ?) "
-        "AND cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER};
+        "AND cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER},
+    /* The same index walked backwards. */
+    ST_PREVIOUS = {ID_PREVIOUS,
+        CLIP_SELECT "WHERE (cl.performance_date, cl.created_at, cl.id) < (?, ?, ?) "
+        "ORDER BY cl.performance_date DESC, cl.created_at DESC, cl.id DESC LIMIT 1"},
+    ST_CALENDAR = {ID_CALENDAR,
+        "SELECT performance_date, COUNT(*) FROM clips WHERE performance_date >= ? AND "
+        "performance_date <= ? GROUP BY performance_date ORDER BY performance_date"};
 
 /* ---- connection and retry ---------------------------------------------------------------- */
 
@@ -331,6 +338,15 @@ static void capture_position(void *ctx, const char *const *c, int n)
     p->found = true;
 }
 
+/* Where clip `id` stands in archive order. */
+static enum store_status find_position(struct store *st, const char *id, struct position *pos)
+{
+    const char *p[] = {id};
+    if (track(st, store_exec(st, &ST_CLIP_POSITION, p, 1, capture_position, pos)))
+        return to_store_status(st->last_db_status);
+    return pos->found ? STORE_OK : STORE_NOT_FOUND;
+}
+
 static enum store_status op_list(struct store *st, void *args)
 {
     struct list_args *a = args;
@@ -342,11 +358,9 @@ static enum store_status op_list(struct store *st, void *args)
         return to_store_status(track(st, store_exec(st, &ST_LIST_FIRST, p, 3, clip_row, a->visit)));
     }
     struct position pos = {0};
-    const char *p1[] = {a->after_id};
-    if (track(st, store_exec(st, &ST_CLIP_POSITION, p1, 1, capture_position, &pos)))
-        return to_store_status(st->last_db_status);
-    if (!pos.found)
-        return STORE_NOT_FOUND;
+    enum store_status rc = find_position(st, a->after_id, &pos);
+    if (rc != STORE_OK)
+        return rc;
     const char *p2[] = {pos.date, pos.created_at, pos.row, a->from, a->to, limit};
     return to_store_status(track(st, store_exec(st, &ST_LIST_AFTER, p2, 6, clip_row, a->visit)));
 }
@@ -357,4 +371,64 @@ enum store_status store_list_clips(struct store *st, const char *from, const cha
     struct row_visit v = {NULL, fn, ctx, 0};
     struct list_args a = {from, to, after_id, limit, &v};
     return with_retry(st, op_list, &a);
+}
+
+struct neighbor_args {
+    const char *id;
+    store_clip_fn previous, next;
+    void *ctx;
+};
+
+static enum store_status op_neighbors(struct store *st, void *args)
+{
+    struct neighbor_args *a = args;
+    struct position pos = {0};
+    enum store_status rc = find_position(st, a->id, &pos);
+    if (rc != STORE_OK)
+        return rc;
+    struct row_visit prev = {NULL, a->previous, a->ctx, 0}, next = {NULL, a->next, a->ctx, 0};
+    const char *p1[] = {pos.date, pos.created_at, pos.row};
+    const char *p2[] = {pos.date, pos.created_at, pos.row, "0001-01-01", "9999-12-31", "1"};
+    if (track(st, store_exec(st, &ST_PREVIOUS, p1, 3, clip_row, &prev)) ||
+        track(st, store_exec(st, &ST_LIST_AFTER, p2, 6, clip_row, &next)))
+        return to_store_status(st->last_db_status);
+    if (!prev.rows)
+        a->previous(a->ctx, NULL);
+    if (!next.rows)
+        a->next(a->ctx, NULL);
+    return STORE_OK;
+}
+
+enum store_status store_clip_neighbors(struct store *st, const char *id, store_clip_fn previous,
+                                       store_clip_fn next, void *ctx)
+{
+    struct neighbor_args a = {id, previous, next, ctx};
+    return with_retry(st, op_neighbors, &a);
+}
+
+struct calendar_args {
+    const char *from, *to;
+    store_day_fn fn;
+    void *ctx;
+};
+
+static void day_row(void *ctx, const char *const *c, int n)
+{
+    struct calendar_args *a = ctx;
+    if (n >= 2 && c[0] && c[1])
+        a->fn(a->ctx, c[0], c[1]);
+}
+
+static enum store_status op_calendar(struct store *st, void *args)
+{
+    struct calendar_args *a = args;
+    const char *p[] = {a->from, a->to};
+    return to_store_status(track(st, store_exec(st, &ST_CALENDAR, p, 2, day_row, a)));
+}
+
+enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
+                                 void *ctx)
+{
+    struct calendar_args a = {from, to, fn, ctx};
+    return with_retry(st, op_calendar, &a);
 }

@@ -56,6 +56,16 @@ enum store_status store_get_clip(struct store *st, const char *id, store_clip_fn
 enum store_status store_list_clips(struct store *st, const char *from, const char *to,
                                    const char *after_id, int limit, store_clip_fn fn, void *ctx);
 
+/* Clips just before and after clip `id` in archive order; fn gets NULL for "none".
+ * STORE_NOT_FOUND if `id` is unknown. */
+enum store_status store_clip_neighbors(struct store *st, const char *id, store_clip_fn previous,
+                                       store_clip_fn next, void *ctx);
+
+/* Number of clips per performance date in [from, to], ascending, days with clips only. */
+typedef void (*store_day_fn)(void *ctx, const char *date, const char *count);
+enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
+                                 void *ctx);
+
 /* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. */
 bool store_migrate(struct store *st, int target, char *err, size_t err_len);
 #endif
