@@ -259,6 +259,15 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
                 c->env == ENV_PRODUCTION ? 20 : 0, &n, p);
     c->drain_seconds = (int)n;
 
+    int_setting("TIMEWARP_TRUSTED_PROXIES", lookup("TIMEWARP_TRUSTED_PROXIES", ctx), 0, 10,
+                c->env == ENV_PRODUCTION ? 1 : 0, &n, p);
+    c->trusted_proxies = (int)n;
+    int_setting("TIMEWARP_METRICS_INTERVAL", lookup("TIMEWARP_METRICS_INTERVAL", ctx), 1, 3600, 60, &n, p);
+    c->metrics_interval = (int)n;
+    v = lookup("TIMEWARP_METRICS_ENDPOINT", ctx);
+    if (v && !parse_bool(v, &c->metrics_endpoint))
+        problem(p, "TIMEWARP_METRICS_ENDPOINT must be true or false (got '%s')", v);
+
     v = lookup("LOG_LEVEL", ctx);
     c->log_level = LOG_INFO;
     if (v && *v) {

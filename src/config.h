@@ -40,6 +40,9 @@ struct config {
     int shutdown_timeout;
     int drain_seconds;
     enum log_level log_level;
+    int trusted_proxies;    /* X-Forwarded-* hops to trust: 1 behind the ALB, 0 when exposed */
+    int metrics_interval;   /* seconds between CloudWatch EMF metric lines */
+    bool metrics_endpoint;  /* serve Prometheus text at /metrics */
 };
 
 /* Problems found while loading; loading never stops at the first one, so `check` can list all. */

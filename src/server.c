@@ -4,6 +4,7 @@
 #include "server.h"
 #include "api/api.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 #include "static_files.h"
 #include "store/store.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +48,7 @@ struct exchange {
     char request_id[129];
     char method[16];
     char path[512];
+    char uri[1024]; /* as received, with the query: for redirects */
     char *body;
     size_t body_len, body_cap;
     size_t discarded;
@@ -54,6 +57,7 @@ struct exchange {
     unsigned status;
     size_t bytes;
     bool quiet; /* health probes are logged at debug only */
+    char client_ip[64]; /* from X-Forwarded-For when behind trusted proxies */
 };
 
 static uint64_t elapsed_us(const struct timespec *start)
@@ -125,6 +129,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct exchange *ex, u
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (cfg->env == ENV_PRODUCTION)
+        MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     if (atomic_load(&shutting_down))
         MHD_add_response_header(r, "Connection", "close");
     ex->status = status;
@@ -209,6 +215,62 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* The entry `hops` from the right of a comma-separated X-Forwarded-* value: with one trusted
+ * proxy (the ALB) that is the last entry, the one the ALB itself appended; entries further
+ * left came from the client and could say anything. */
+static void forwarded_entry(const char *value, int hops, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (!value || hops <= 0)
+        return;
+    const char *starts[32];
+    int count = 0;
+    for (const char *p = value; p && count < 32; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        starts[count++] = p;
+    const char *e = starts[count > hops ? count - hops : 0];
+    size_t n = strcspn(e, ",");
+    while (n > 0 && *e == ' ') {
+        e++;
+        n--;
+    }
+    while (n > 0 && e[n - 1] == ' ')
+        n--;
+    snprintf(out, len, "%.*s", (int)n, e);
+}
+
+static enum MHD_Result send_redirect_to_https(struct MHD_Connection *conn, struct exchange *ex)
+{
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    char location[1400];
+    snprintf(location, sizeof location, "https://%.255s%s", host ? host : "", ex->uri);
+    struct response res = {0};
+    api_error(&res, 301, "MOVED_PERMANENTLY", "Use HTTPS.", NULL);
+    size_t len = 0;
+    char *text = jw_finish(&res.body, &len);
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Location", location);
+    return queue(conn, ex, MHD_HTTP_MOVED_PERMANENTLY, r, len);
+}
+
+static enum MHD_Result send_metrics(struct MHD_Connection *conn, struct exchange *ex)
+{
+    size_t len = 0;
+    char *text = metrics_prometheus(&len);
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return queue(conn, ex, MHD_HTTP_OK, r, len);
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex, const char *url)
 {
     struct route_match m;
@@ -217,6 +279,16 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
     if (cfg->env == ENV_PRODUCTION && !m.is_health &&
         !config_host_allowed(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host")))
         return send_error(conn, ex, 400, "BAD_REQUEST", "Invalid Host header.");
+    if (cfg->trusted_proxies > 0) {
+        char proto[16];
+        forwarded_entry(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto"),
+                        cfg->trusted_proxies, proto, sizeof proto);
+        if (cfg->env == ENV_PRODUCTION && !m.is_health && strcasecmp(proto, "http") == 0)
+            return send_redirect_to_https(conn, ex);
+    }
+    if (cfg->metrics_endpoint && strcmp(url, "/metrics") == 0 &&
+        (strcmp(ex->method, "GET") == 0 || strcmp(ex->method, "HEAD") == 0))
+        return send_metrics(conn, ex);
     const struct static_file *file = m.allow || m.handler ? NULL : static_file_find(url);
     if (file && (strcmp(ex->method, "GET") == 0 || strcmp(ex->method, "HEAD") == 0))
         return send_static(conn, ex, file);
@@ -240,6 +312,7 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
         .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
         .config = cfg,
         .draining = atomic_load(&draining),
+        .request_id = ex->request_id,
     };
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &req);
     req.store = worker_store();
@@ -275,6 +348,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ex->headers_seen = true;
         snprintf(ex->method, sizeof ex->method, "%s", method);
         snprintf(ex->path, sizeof ex->path, "%s", url);
+        if (cfg->trusted_proxies > 0)
+            forwarded_entry(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
+                            cfg->trusted_proxies, ex->client_ip, sizeof ex->client_ip);
         const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
         if (rid && valid_request_id(rid))
             snprintf(ex->request_id, sizeof ex->request_id, "%s", rid);
@@ -331,10 +407,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 /* Called by libmicrohttpd as soon as a request line arrives: the request's lifetime starts. */
 static void *on_request_start(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)cls; (void)uri; (void)conn;
+    (void)cls; (void)conn;
     struct exchange *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL;
+    snprintf(ex->uri, sizeof ex->uri, "%s", uri);
     clock_gettime(CLOCK_MONOTONIC, &ex->start);
     atomic_fetch_add(&in_flight, 1);
     return ex;
@@ -362,7 +439,10 @@ static void access_log(struct MHD_Connection *conn, struct exchange *ex, bool co
     char line[1400], ts[28], ip[64];
     size_t pos;
     log_timestamp(ts);
-    client_ip(conn, ip, sizeof ip);
+    if (ex->client_ip[0])
+        snprintf(ip, sizeof ip, "%s", ex->client_ip);
+    else
+        client_ip(conn, ip, sizeof ip);
     pos = (size_t)snprintf(line, sizeof line,
                            "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"request\",\"request_id\":\"%s\","
                            "\"method\":\"", ts, ex->quiet ? "debug" : "info", ex->request_id);
@@ -383,8 +463,11 @@ static void on_request_done(void *cls, struct MHD_Connection *conn, void **con_c
     struct exchange *ex = *con_cls;
     if (!ex)
         return;
-    if (ex->headers_seen)
+    if (ex->headers_seen) {
         access_log(conn, ex, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        if (ex->status)
+            metrics_request(ex->status, elapsed_us(&ex->start));
+    }
     free(ex->body);
     free(ex);
     *con_cls = NULL;
@@ -483,7 +566,9 @@ int server_run(const struct config *c)
              c->engine == DB_POSTGRES ? "postgres" : "sqlite");
     log_event(LOG_INFO, "listening", fields);
 
-    wait_signal(&set, -1);
+    while (!wait_signal(&set, c->metrics_interval))
+        metrics_flush_emf();
+    metrics_flush_emf();
     if (c->drain_seconds > 0) {
         atomic_store(&draining, true);
         log_eventf(LOG_INFO, "shutdown: draining for %d s (health reports unavailable)", c->drain_seconds);
@@ -505,6 +590,7 @@ int server_run(const struct config *c)
     close_stores();
     if (left > 0)
         log_eventf(LOG_WARN, "shutdown: %d request(s) cut off after %d s", left, c->shutdown_timeout);
+    metrics_flush_emf();
     log_eventf(LOG_INFO, "shutdown: complete");
     return 0;
 }

@@ -26,6 +26,7 @@ struct request {
     struct store *store;      /* NULL: this worker could not reach the database */
     const struct config *config;
     bool draining;            /* shutting down: /health/ reports unavailable */
+    const char *request_id;   /* for error log lines */
 };
 
 struct response {

@@ -3,6 +3,7 @@
 #include "domain/date.h"
 #include "domain/text.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,12 @@ void api_error(struct response *res, int status, const char *code, const char *m
 void api_store_failure(const struct request *req, struct response *res, enum store_status rc)
 {
     const char *why = req->store ? store_last_error(req->store) : "no database connection";
-    log_eventf(LOG_ERROR, "database %s: %s", rc == STORE_UNAVAILABLE ? "unavailable" : "error", why);
+    char fields[200];
+    snprintf(fields, sizeof fields, ",\"request_id\":\"%s\"", req->request_id ? req->request_id : "");
+    char msg[600];
+    snprintf(msg, sizeof msg, "database %s: %s", rc == STORE_UNAVAILABLE ? "unavailable" : "error", why);
+    log_event(LOG_ERROR, msg, fields);
+    metrics_count(METRIC_DB_ERROR);
     if (rc == STORE_UNAVAILABLE || !req->store) {
         api_error(res, 503, "SERVICE_UNAVAILABLE",
                   "The database is unavailable; try again shortly.", NULL);

@@ -5,6 +5,7 @@
 #include "domain/date.h"
 #include "domain/youtube.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -51,10 +52,12 @@ void api_submissions_create(const struct request *req, struct response *res)
                                       : STORE_UNAVAILABLE;
     switch (rc) {
     case STORE_OK:
+        metrics_count(valid ? METRIC_SUBMISSION_ACCEPTED : METRIC_SUBMISSION_REJECTED);
         res->status = 201;
         api_submission_json(&res->body, NULL, &s);
         break;
     case STORE_DUPLICATE:
+        metrics_count(METRIC_SUBMISSION_DUPLICATE);
         s.status = "rejected";
         s.validation_error = duplicate;
         s.clip_id = NULL;

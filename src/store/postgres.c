@@ -17,7 +17,9 @@ struct pg_conn {
 
 static void set_error(struct pg_conn *c, const char *what, const char *detail)
 {
-    snprintf(c->error, sizeof c->error, "postgres: %s: %s", what, detail ? detail : "");
+    /* Only the first line: libpq's later lines (LINE n, DETAIL) echo SQL and row values. */
+    snprintf(c->error, sizeof c->error, "postgres: %s: %.*s", what,
+             detail ? (int)strcspn(detail, "\n") : 0, detail ? detail : "");
     size_t n = strlen(c->error);
     while (n > 0 && (c->error[n - 1] == '\n' || c->error[n - 1] == ' '))
         c->error[--n] = '\0';

@@ -1,0 +1,25 @@
+/* Service metrics: lock-free counters bumped per request, published two ways:
+ * CloudWatch Embedded Metric Format lines on stdout at most once per interval (so they cost
+ * nothing per request), and an optional Prometheus text endpoint (/metrics). */
+#ifndef TIMEWARP_METRICS_H
+#define TIMEWARP_METRICS_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum metric_event {
+    METRIC_SUBMISSION_ACCEPTED,
+    METRIC_SUBMISSION_REJECTED,
+    METRIC_SUBMISSION_DUPLICATE,
+    METRIC_DB_ERROR,
+    METRIC_EVENT_COUNT
+};
+
+void metrics_request(unsigned status, uint64_t duration_us);
+void metrics_count(enum metric_event e);
+
+/* Writes one EMF line with the counts since the last flush (nothing if there were none). */
+void metrics_flush_emf(void);
+
+/* Prometheus text exposition of the totals since start; caller frees. */
+char *metrics_prometheus(size_t *len);
+#endif
