@@ -150,7 +150,7 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
     }
     if (c->engine == DB_POSTGRES) {
         /* Fail fast instead of hanging a worker when the database is unreachable. */
-        pg_param(c, &used, &n, "connect_timeout", "3");
+        pg_param(c, &used, &n, "connect_timeout", "5");
         pg_param(c, &used, &n, "application_name", "timewarp");
         /* Dates must come back as YYYY-MM-DD whatever the server's defaults are. */
         pg_param(c, &used, &n, "options", "-c DateStyle=ISO,YMD -c TimeZone=UTC");
@@ -239,7 +239,7 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
     if (production_rules && c->allowed_hosts_count == 0)
         problem(p, "ALLOWED_HOSTS is empty: list the host names the service answers to, e.g. api.example.com");
     for (int i = 0; i < c->allowed_hosts_count; i++)
-        if (deploy_checks && strcmp(c->allowed_hosts[i], "*") == 0)
+        if (production_rules && strcmp(c->allowed_hosts[i], "*") == 0)
             problem(p, "ALLOWED_HOSTS contains '*', which accepts any Host header");
     if (production_rules && c->engine == DB_SQLITE)
         problem(p, "the database is SQLite: production needs DATABASE_URL=postgres://… (or DB_ENGINE=postgres)");

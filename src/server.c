@@ -202,17 +202,31 @@ static enum MHD_Result send_static(struct MHD_Connection *conn, struct exchange 
 
 /* ---- request handling ---------------------------------------------------------------------- */
 
-static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+/* Splits the raw query string (copied into `buf`) into decoded parameters. Done here rather
+ * than with libmicrohttpd's parsed arguments because those are NUL-terminated after
+ * decoding: "limit=5%00abc" would read as "limit=5". A value holding an encoded NUL is kept
+ * as the literal "%00", which no parameter accepts; such a key is dropped (unknown). */
+static void parse_query(char *buf, struct request *req)
 {
-    (void)kind;
-    struct request *req = cls;
-    if (req->query_count == API_MAX_QUERY) {
-        req->query_overflow = true;
-        return MHD_NO;
+    char *save = NULL;
+    for (char *pair = strtok_r(buf, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        char *value = NULL;
+        if (eq) {
+            *eq = '\0';
+            value = eq + 1;
+        }
+        size_t raw_key_len = strlen(pair);
+        if (MHD_http_unescape(pair) != strlen(pair) || raw_key_len == 0)
+            continue;
+        if (value && MHD_http_unescape(value) != strlen(value))
+            value = "%00";
+        if (req->query_count == API_MAX_QUERY) {
+            req->query_overflow = true;
+            return;
+        }
+        req->query[req->query_count++] = (struct query_param){pair, value};
     }
-    req->query[req->query_count++] = (struct query_param){key, value};
-    return MHD_YES;
 }
 
 /* The entry `hops` from the right of a comma-separated X-Forwarded-* value: with one trusted
@@ -273,6 +287,11 @@ static enum MHD_Result send_metrics(struct MHD_Connection *conn, struct exchange
 
 static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex, const char *url)
 {
+    /* libmicrohttpd decodes %00 into a NUL that would cut the path short ("/clips%00"
+     * read as "/clips"): no route has a NUL in it. */
+    size_t raw_path_len = strcspn(ex->uri, "?");
+    if (memmem(ex->uri, raw_path_len, "%00", 3))
+        return send_error(conn, ex, 404, "NOT_FOUND", "Not found");
     struct route_match m;
     router_match(ex->method, url, &m);
     ex->quiet = m.is_health;
@@ -314,10 +333,15 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
         .draining = atomic_load(&draining),
         .request_id = ex->request_id,
     };
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, &req);
+    const char *q = strchr(ex->uri, '?');
+    char *query = strdup(q ? q + 1 : "");
+    if (!query)
+        return MHD_NO;
+    parse_query(query, &req);
     req.store = worker_store();
     struct response res = {0};
     m.handler(&req, &res);
+    free(query);
     if (res.status == 0)
         api_error(&res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
     return send_response(conn, ex, &res);

@@ -104,8 +104,11 @@ json_t *body_parse(const char *content_type, const char *body, size_t len,
         json_error_t err;
         obj = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
         if (!obj) {
-            snprintf(msg, sizeof msg, "Malformed JSON: %s (line %d, column %d).", err.text,
-                     err.line, err.column);
+            /* jansson names its own flag for \u0000; say what is wrong instead. */
+            const char *why = strstr(err.text, "JSON_ALLOW_NUL") ? "\\u0000 is not allowed in strings"
+                                                                 : err.text;
+            snprintf(msg, sizeof msg, "Malformed JSON: %s (line %d, column %d).", why, err.line,
+                     err.column);
             api_error(res, 400, "BAD_REQUEST", msg, NULL);
             return NULL;
         }

@@ -37,6 +37,9 @@ def test_unknown_route_404(ctx):
         ("GET", "/nope"), ("GET", "/nope/"), ("GET", "/clips/x/y"), ("GET", "/api/clips"),
         ("GET", "/clipsx"), ("GET", "/healthz"), ("POST", "/nope"), ("DELETE", "/nope"),
         ("GET", "/contributors/ctr_00000000000000000000000000000000"),
+        # A NUL byte in the path must not cut it short into a known route.
+        ("GET", "/clips%00"), ("GET", "/clips%00/x"), ("GET", "/health%00x"), ("POST", "/contributors%00"),
+        ("POST", "/submissions%00x"),
     ):
         r = ctx.api.request(method, path)
         error(r, 404, detail=NOT_FOUND, code="NOT_FOUND", what="%s %s" % (method, path))
@@ -239,4 +242,4 @@ def test_health_not_logged_at_info(ctx):
         assert rid not in text, "health probe %s was logged on stdout at info level" % rid
     for e in _log_lines(main):
         p = e.get("path") if isinstance(e, dict) else None
-        assert not (isinstance(p, str) and p.startswith("/health")), "health probe logged: %r" % e
+        assert not (isinstance(p, str) and p.split("?")[0] in ("/health", "/health/")), "health probe logged: %r" % e

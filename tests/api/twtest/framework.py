@@ -51,10 +51,14 @@ class Suite:
     """What every backend shares: the binary, the OpenAPI document, a root temp folder."""
 
     def __init__(self, binary, oapi):
-        self.binary = binary
         self.oapi = oapi
         self.tmp = tempfile.mkdtemp(prefix="timewarp-api-")
         cleanup.register(lambda: shutil.rmtree(self.tmp, ignore_errors=True))
+        # Test a snapshot: a rebuild of the binary during the run must not change it midway.
+        os.makedirs(os.path.join(self.tmp, "bin"))
+        self.binary = os.path.join(self.tmp, "bin", os.path.basename(binary))
+        shutil.copy2(binary, self.binary)
+        self.source_binary = binary
         self._n = 0
         self._lock = threading.Lock()
 
@@ -332,6 +336,7 @@ class Runner:
         if not main.alive():
             extra.append("the shared %s server died during this test (exit %s)\n%s" % (
                 backend.name, main.proc.returncode, main.stderr_tail()))
+            main.kill9()  # reap and close its log files before starting it again
             try:
                 main.check_sanitizers()
             except Exception as e:

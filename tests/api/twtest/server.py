@@ -17,7 +17,7 @@ import time
 from . import cleanup
 from .util import free_port, tail
 
-TEST_SECRET_KEY = "tw-test-secret-key-0123456789abcdefghijkl"  # 40 characters
+TEST_SECRET_KEY = "tw-test-secret-key-0123456789abcdefghijk"  # 40 characters
 assert len(TEST_SECRET_KEY) == 40
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "ERROR: UndefinedBehaviorSanitizer")
@@ -77,7 +77,8 @@ class Server:
     def env(self, port=None, **over):
         env = base_env()
         env["HOST"] = "127.0.0.1"
-        env["PORT"] = str(port or self.port or 0)
+        if port or self.port:
+            env["PORT"] = str(port or self.port)
         if self.database_url is not None:
             env["DATABASE_URL"] = self.database_url
         if self.secret_key is not None:
