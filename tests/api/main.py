@@ -29,6 +29,7 @@ import cases.test_submissions  # noqa: E402,F401
 import cases.test_clips  # noqa: E402,F401
 import cases.test_lifecycle  # noqa: E402,F401
 import cases.test_production  # noqa: E402,F401
+import cases.test_calendar  # noqa: E402,F401
 
 
 def main():
