@@ -35,20 +35,32 @@ build/gen/web-files.txt: FORCE
 	@echo "$(WEB)" | cmp -s - $@ || echo "$(WEB)" > $@
 FORCE:
 
-build/timewarp: $(SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
+# Objects per build flavour, so the unit tests link the sanitizer objects instead of
+# recompiling the whole server for each test binary.
+HEADERS      := $(wildcard src/*.h src/*/*.h)
+REL_OBJ      := $(patsubst %.c,build/obj/%.o,$(SRC) $(GEN))
+ASAN_OBJ     := $(patsubst %.c,build/asan/obj/%.o,$(SRC) $(GEN))
+ASAN_APP_OBJ := $(filter-out build/asan/obj/src/main.o,$(ASAN_OBJ))
+
+build/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -o $@ $(SRC) $(GEN) $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -c -o $@ $<
+build/asan/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -c -o $@ $<
+
+build/timewarp: $(REL_OBJ)
+	$(CC) $(RELEASE_FLAGS) -o $@ $^ $(LDLIBS)
 
 asan: build/asan/timewarp
-build/asan/timewarp: $(SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -o $@ $(SRC) $(GEN) $(LDLIBS)
+build/asan/timewarp: $(ASAN_OBJ)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests link the application code (minus main) under the sanitizers.
+# Unit tests link the application objects (minus main) under the sanitizers.
 UNIT_TESTS := $(patsubst tests/unit/%.c,build/asan/unit/%,$(wildcard tests/unit/test_*.c))
-build/asan/unit/%: tests/unit/%.c $(APP_SRC) $(wildcard src/*.h src/*/*.h) $(GEN)
+build/asan/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(ASAN_APP_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -o $@ $< $(APP_SRC) $(GEN) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS_COMMON) $(ASAN_FLAGS) -o $@ $< $(ASAN_APP_OBJ) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 	sh tests/unit/run.sh $(UNIT_TESTS)

@@ -13,6 +13,7 @@ suites=(
 # Suites added by later work are listed only when present in this checkout.
 [ -x tests/container/run.sh ] && suites+=("container|bash tests/container/run.sh")
 [ -x infrastructure/cdk/run-tests.sh ] && suites+=("cdk|bash infrastructure/cdk/run-tests.sh")
+[ -x tests/browser/run.sh ] && suites+=("browser|bash tests/browser/run.sh")
 
 total_pass=0; total_fail=0; total_skip=0; report=()
 for entry in "${suites[@]}"; do

@@ -41,7 +41,9 @@ static void sign(const unsigned char *key, size_t key_len, const char *payload,
 bool cursor_encode(const unsigned char *key, size_t key_len, const char *clip_id,
                    char out[CURSOR_LEN + 1])
 {
-    if (strlen(clip_id) != 4 + CURSOR_PAYLOAD_LEN || memcmp(clip_id, "clp_", 4) != 0)
+    /* Only canonical ids: whatever is signed here must pass cursor_decode's exact check. */
+    if (strlen(clip_id) != 4 + CURSOR_PAYLOAD_LEN || memcmp(clip_id, "clp_", 4) != 0 ||
+        !text_is_lower_hex(clip_id + 4, CURSOR_PAYLOAD_LEN))
         return false;
     memcpy(out, clip_id + 4, CURSOR_PAYLOAD_LEN);
     out[CURSOR_PAYLOAD_LEN] = '.';

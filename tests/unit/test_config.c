@@ -1,0 +1,719 @@
+/* config_load(), config_host_allowed(), config_ensure_secret_key(). Settings come from a
+ * name → value table instead of the process environment, so each test states its whole world. */
+#include "unit.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct kv {
+    const char *name, *value;
+};
+
+/* A table ends at the first entry with a NULL name. */
+static const char *table_lookup(const char *name, void *ctx)
+{
+    for (const struct kv *e = ctx; e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e->value;
+    return NULL;
+}
+
+static struct config cfg; /* big: keep it off the stack */
+static struct config_problems probs;
+
+static bool load(const struct kv *table, bool deploy)
+{
+    return config_load(&cfg, table_lookup, (void *)table, deploy, &probs);
+}
+
+static void show_problems(void)
+{
+    for (int i = 0; i < probs.count; i++)
+        print_error("    problem: %s\n", probs.text[i]);
+}
+
+/* Index of the first problem mentioning `word`, or -1. */
+static int problem_with(const char *word)
+{
+    for (int i = 0; i < probs.count; i++)
+        if (strstr(probs.text[i], word))
+            return i;
+    return -1;
+}
+
+static void assert_ok(bool ok)
+{
+    if (!ok || probs.count != 0)
+        show_problems();
+    assert_true(ok);
+    assert_int_equal(probs.count, 0);
+}
+
+/* Exactly one problem, and it names `var`. */
+static void assert_one_problem(bool ok, const char *var)
+{
+    if (ok || probs.count != 1 || problem_with(var) < 0) {
+        print_error("expected exactly one problem naming %s\n", var);
+        show_problems();
+    }
+    assert_false(ok);
+    assert_int_equal(probs.count, 1);
+    assert_true(problem_with(var) >= 0);
+}
+
+static const char *pg_value(const char *key)
+{
+    for (int i = 0; i < 10 && cfg.pg.keys[i]; i++)
+        if (strcmp(cfg.pg.keys[i], key) == 0)
+            return cfg.pg.values[i];
+    return NULL;
+}
+
+#define GOOD_KEY "k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae"   /* 32 characters, many distinct */
+#define GOOD_PG "postgres://tw:pw@db.internal:5432/timewarp"
+
+/* ---- defaults and databases ------------------------------------------------------------ */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.env, ENV_DEVELOPMENT);
+    assert_int_equal(cfg.engine, DB_SQLITE);
+    assert_string_equal(cfg.sqlite_path, "data/timewarp.sqlite3");
+    assert_string_equal(cfg.data_dir, "data");
+    assert_string_equal(cfg.host, "0.0.0.0");
+    assert_int_equal(cfg.port, 8000);
+    assert_true(cfg.debug);
+    assert_int_equal(cfg.secret_key_len, 0);
+    assert_false(cfg.secret_key_generated);
+    assert_int_equal(cfg.allowed_hosts_count, 0);
+    assert_int_equal(cfg.idle_timeout, 25);
+    assert_int_equal(cfg.max_body_bytes, 1048576);
+    assert_int_equal(cfg.max_connections, 1000);
+    assert_int_equal(cfg.shutdown_timeout, 10);
+    assert_int_equal(cfg.drain_seconds, 0);
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(cfg.workers, cpus > 0 ? 2 * cpus : 2);
+    assert_string_equal(config_env_name(cfg.env), "development");
+}
+
+/* Production's own defaults: DEBUG off, a 20 s drain. */
+static void test_production_defaults(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                    {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                    {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.env, ENV_PRODUCTION);
+    assert_false(cfg.debug);
+    assert_int_equal(cfg.drain_seconds, 20);
+    assert_string_equal(config_env_name(cfg.env), "production");
+    assert_int_equal(cfg.secret_key_len, strlen(GOOD_KEY));
+    assert_memory_equal(cfg.secret_key, GOOD_KEY, strlen(GOOD_KEY));
+    /* the deploy checks agree with the start-up checks on a good production setup */
+    assert_ok(load(env, true));
+}
+
+static void test_explicit_values(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {
+        {"HOST", "127.0.0.1"}, {"PORT", "9090"}, {"DEBUG", "false"}, {"LOG_LEVEL", "WARN"},
+        {"TIMEWARP_WORKERS", "3"}, {"TIMEWARP_IDLE_TIMEOUT", "30"},
+        {"TIMEWARP_MAX_BODY_BYTES", "2048"}, {"TIMEWARP_MAX_CONNECTIONS", "50"},
+        {"TIMEWARP_SHUTDOWN_TIMEOUT", "0"}, {"TIMEWARP_DRAIN_SECONDS", "7"},
+        {"TIMEWARP_ENV", "development"}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_string_equal(cfg.host, "127.0.0.1");
+    assert_int_equal(cfg.port, 9090);
+    assert_false(cfg.debug);
+    assert_int_equal(cfg.log_level, LOG_WARN);
+    assert_int_equal(cfg.workers, 3);
+    assert_int_equal(cfg.idle_timeout, 30);
+    assert_int_equal(cfg.max_body_bytes, 2048);
+    assert_int_equal(cfg.max_connections, 50);
+    assert_int_equal(cfg.shutdown_timeout, 0);
+    assert_int_equal(cfg.drain_seconds, 7);
+}
+
+static void test_sqlite_urls(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *path, *dir;
+    } cases[] = {
+        {"sqlite:////abs/x.db", "/abs/x.db", "/abs"},
+        {"sqlite:///rel.db", "rel.db", "."},
+        {"sqlite:///var/lib/tw.db", "var/lib/tw.db", "var/lib"},
+        {"sqlite:////var/lib/timewarp/db.sqlite3", "/var/lib/timewarp/db.sqlite3", "/var/lib/timewarp"},
+        {"sqlite:////x.db", "/x.db", "/"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const struct kv env[] = {{"DATABASE_URL", cases[i].url}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_int_equal(cfg.engine, DB_SQLITE);
+        assert_string_equal(cfg.sqlite_path, cases[i].path);
+        assert_string_equal(cfg.data_dir, cases[i].dir);
+    }
+}
+
+static void test_postgres_url(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {GOOD_PG, "postgresql://u@h/db",
+                                       "postgres://u:p%40ss@h:6543/db?sslmode=require"};
+    for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
+        const struct kv env[] = {{"DATABASE_URL", urls[i]}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_int_equal(cfg.engine, DB_POSTGRES);
+        assert_non_null(pg_value("dbname"));
+        assert_string_equal(pg_value("dbname"), urls[i]); /* libpq expands the URI itself */
+        assert_null(pg_value("password"));
+    }
+    /* the keyword list is NULL-terminated, keys and values in step */
+    int n = 0;
+    while (n < 10 && cfg.pg.keys[n])
+        n++;
+    assert_true(n < 10);
+    assert_null(cfg.pg.values[n]);
+}
+
+/* DATABASE_URL wins over the DB_* pieces. */
+static void test_url_wins_over_pieces(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"DATABASE_URL", "sqlite:///x.db"}, {"DB_ENGINE", "postgres"},
+                                    {"DB_HOST", "h"}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.engine, DB_SQLITE);
+    assert_string_equal(cfg.sqlite_path, "x.db");
+}
+
+static void test_db_engine_pieces(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"DB_ENGINE", "postgres"}, {"DB_HOST", "db.internal"},
+                                    {"DB_PORT", "5433"}, {"DB_NAME", "timewarp"},
+                                    {"DB_USER", "tw"}, {"DB_PASSWORD", "s3cr=t pw'x"},
+                                    {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.engine, DB_POSTGRES);
+    assert_string_equal(pg_value("host"), "db.internal");
+    assert_string_equal(pg_value("port"), "5433");
+    assert_string_equal(pg_value("dbname"), "timewarp");
+    assert_string_equal(pg_value("user"), "tw");
+    assert_string_equal(pg_value("password"), "s3cr=t pw'x"); /* passed as is, not re-quoted */
+
+    /* the RDS-style engine name also means PostgreSQL */
+    static const struct kv env2[] = {{"DB_ENGINE", "postgresql"}, {"DB_HOST", "h"}, {NULL, NULL}};
+    assert_ok(load(env2, false));
+    assert_int_equal(cfg.engine, DB_POSTGRES);
+    assert_string_equal(pg_value("host"), "h");
+    assert_null(pg_value("password"));
+}
+
+static void test_db_engine_sqlite_and_unknown(void **state)
+{
+    (void)state;
+    static const struct kv sq[] = {{"DB_ENGINE", "sqlite"}, {"DB_NAME", "/tmp/tw-unit.db"}, {NULL, NULL}};
+    assert_ok(load(sq, false));
+    assert_int_equal(cfg.engine, DB_SQLITE);
+    assert_string_equal(cfg.sqlite_path, "/tmp/tw-unit.db");
+    static const struct kv bad[] = {{"DB_ENGINE", "mysql"}, {NULL, NULL}};
+    assert_one_problem(load(bad, false), "DB_ENGINE");
+}
+
+static void test_bad_database_urls(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {"mysql://u:p@h/db", "sqlite://rel.db", "sqlite:///",
+                                       "sqlite:rel.db", "postgres:/h/db", "http://x", "rel.db"};
+    for (size_t i = 0; i < ARRAY_LEN(urls); i++) {
+        const struct kv env[] = {{"DATABASE_URL", urls[i]}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok || probs.count != 1 || problem_with("DATABASE_URL") < 0)
+            print_error("DATABASE_URL=%s\n", urls[i]);
+        assert_one_problem(ok, "DATABASE_URL");
+    }
+    /* and the problem does not echo credentials */
+    static const struct kv env[] = {{"DATABASE_URL", "mysql://user:hunter2@h/db"}, {NULL, NULL}};
+    assert_false(load(env, false));
+    assert_int_equal(problem_with("hunter2"), -1);
+}
+
+/* ---- numbers and enumerations ---------------------------------------------------------- */
+
+static void test_port(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"abc", "0", "65536", "80x", "-1", "", "8000 ", "1e3",
+                                      "99999999999999999999999", "8o00"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const struct kv env[] = {{"PORT", bad[i]}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok)
+            print_error("PORT='%s' accepted\n", bad[i]);
+        assert_one_problem(ok, "PORT");
+    }
+    static const struct {
+        const char *v;
+        int port;
+    } good[] = {{"1", 1}, {"65535", 65535}, {"8080", 8080}};
+    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+        const struct kv env[] = {{"PORT", good[i].v}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_int_equal(cfg.port, good[i].port);
+    }
+}
+
+static void test_bad_numbers_name_the_variable(void **state)
+{
+    (void)state;
+    static const struct kv cases[] = {
+        {"TIMEWARP_WORKERS", "0"},          {"TIMEWARP_WORKERS", "many"},
+        {"TIMEWARP_WORKERS", "100000"},     {"TIMEWARP_IDLE_TIMEOUT", "0"},
+        {"TIMEWARP_IDLE_TIMEOUT", "25s"},   {"TIMEWARP_MAX_BODY_BYTES", "1MiB"},
+        {"TIMEWARP_MAX_BODY_BYTES", "-1"},  {"TIMEWARP_MAX_BODY_BYTES", "10"},
+        {"TIMEWARP_MAX_CONNECTIONS", "0"},  {"TIMEWARP_MAX_CONNECTIONS", "1.5"},
+        {"TIMEWARP_SHUTDOWN_TIMEOUT", "-1"}, {"TIMEWARP_SHUTDOWN_TIMEOUT", "ten"},
+        {"TIMEWARP_DRAIN_SECONDS", "-5"},   {"TIMEWARP_DRAIN_SECONDS", "x"},
+        {"DEBUG", "maybe"},                 {"DEBUG", "enabled"},
+        {"LOG_LEVEL", "verbose"},           {"LOG_LEVEL", "trace"},
+        {"TIMEWARP_ENV", "staging"},        {"TIMEWARP_ENV", "Production "},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const struct kv env[] = {cases[i], {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok || probs.count != 1 || problem_with(cases[i].name) < 0)
+            print_error("%s='%s'\n", cases[i].name, cases[i].value);
+        assert_one_problem(ok, cases[i].name);
+    }
+}
+
+static void test_bool_and_level_spellings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        bool want;
+    } bools[] = {{"1", true}, {"true", true}, {"TRUE", true}, {"yes", true}, {"on", true},
+                 {"0", false}, {"false", false}, {"False", false}, {"no", false}, {"off", false}};
+    for (size_t i = 0; i < ARRAY_LEN(bools); i++) {
+        const struct kv env[] = {{"DEBUG", bools[i].v}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_int_equal(cfg.debug, bools[i].want);
+    }
+    static const struct {
+        const char *v;
+        enum log_level want;
+    } levels[] = {{"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"ERROR", LOG_ERROR}};
+    for (size_t i = 0; i < ARRAY_LEN(levels); i++) {
+        const struct kv env[] = {{"LOG_LEVEL", levels[i].v}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_int_equal(cfg.log_level, levels[i].want);
+    }
+}
+
+/* Loading never stops at the first problem. */
+static void test_all_problems_listed(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"PORT", "x"}, {"DEBUG", "perhaps"}, {"LOG_LEVEL", "loud"},
+                                    {"TIMEWARP_WORKERS", "0"}, {"DATABASE_URL", "mysql://h/db"},
+                                    {NULL, NULL}};
+    assert_false(load(env, false));
+    if (probs.count != 5)
+        show_problems();
+    assert_int_equal(probs.count, 5);
+    assert_true(problem_with("PORT") >= 0);
+    assert_true(problem_with("DEBUG") >= 0);
+    assert_true(problem_with("LOG_LEVEL") >= 0);
+    assert_true(problem_with("TIMEWARP_WORKERS") >= 0);
+    assert_true(problem_with("DATABASE_URL") >= 0);
+}
+
+/* ---- production rules ------------------------------------------------------------------ */
+
+static void test_production_lists_every_problem(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"TIMEWARP_ENV", "production"}, {"DEBUG", "true"}, {NULL, NULL}};
+    assert_false(load(env, false));
+    if (probs.count != 4)
+        show_problems();
+    assert_int_equal(probs.count, 4);
+    assert_true(problem_with("SECRET_KEY") >= 0);
+    assert_true(problem_with("DEBUG") >= 0);
+    assert_true(problem_with("ALLOWED_HOSTS") >= 0);
+    assert_true(problem_with("SQLite") >= 0);
+    /* four different problems, not one repeated */
+    int a = problem_with("SECRET_KEY"), b = problem_with("DEBUG is"), c = problem_with("ALLOWED_HOSTS"),
+        d = problem_with("SQLite");
+    assert_true(a != b && a != c && a != d && b != c && b != d && c != d);
+}
+
+static void test_production_each_rule_alone(void **state)
+{
+    (void)state;
+    static const struct kv no_key[] = {{"TIMEWARP_ENV", "production"}, {"DATABASE_URL", GOOD_PG},
+                                       {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(no_key, false), "SECRET_KEY");
+    static const struct kv empty_key[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", ""},
+                                          {"DATABASE_URL", GOOD_PG},
+                                          {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(empty_key, false), "SECRET_KEY");
+    static const struct kv debug[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                      {"DEBUG", "1"}, {"DATABASE_URL", GOOD_PG},
+                                      {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(debug, false), "DEBUG");
+    static const struct kv sqlite[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                       {"DATABASE_URL", "sqlite:////data/tw.db"},
+                                       {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(sqlite, false), "SQLite");
+    static const struct kv hosts[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                      {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", " , ,"},
+                                      {NULL, NULL}};
+    assert_one_problem(load(hosts, false), "ALLOWED_HOSTS");
+    static const struct kv pieces[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                       {"DB_ENGINE", "postgres"}, {"DB_HOST", "h"},
+                                       {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_ok(load(pieces, false));
+}
+
+static void test_weak_secret_keys(void **state)
+{
+    (void)state;
+    static const char *const weak[] = {
+        "short",
+        "k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0A",           /* 31 characters */
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",   /* one distinct character */
+        "abababababababababababababababababababab",
+        "django-insecure-k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae",
+        "CHANGEME-k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(weak); i++) {
+        const struct kv env[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", weak[i]},
+                                 {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                 {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok)
+            print_error("weak SECRET_KEY accepted: %s\n", weak[i]);
+        assert_one_problem(ok, "SECRET_KEY");
+        /* the problem never echoes the secret */
+        assert_int_equal(problem_with(weak[i]), -1);
+    }
+    /* development does not judge the key */
+    static const struct kv dev[] = {{"SECRET_KEY", "short"}, {NULL, NULL}};
+    assert_ok(load(dev, false));
+    assert_int_equal(cfg.secret_key_len, 5);
+}
+
+/* check --deploy applies the production rules even to a development setup, and refuses '*'. */
+static void test_deploy_checks(void **state)
+{
+    (void)state;
+    static const struct kv dev[] = {{NULL, NULL}};
+    assert_ok(load(dev, false));
+    assert_false(load(dev, true));
+    assert_true(problem_with("SECRET_KEY") >= 0);
+    assert_true(problem_with("DEBUG") >= 0);
+    assert_true(problem_with("ALLOWED_HOSTS") >= 0);
+    assert_true(problem_with("SQLite") >= 0);
+
+    static const struct kv star[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                     {"DATABASE_URL", GOOD_PG},
+                                     {"ALLOWED_HOSTS", "api.example.com, *"}, {NULL, NULL}};
+    assert_one_problem(load(star, true), "*");
+    assert_true(problem_with("ALLOWED_HOSTS") >= 0);
+    static const struct kv star_dev[] = {{"ALLOWED_HOSTS", "*"}, {NULL, NULL}};
+    assert_ok(load(star_dev, false));
+    assert_false(load(star_dev, true));
+    assert_true(problem_with("'*'") >= 0);
+}
+
+/* ---- secrets from files ---------------------------------------------------------------- */
+
+static char tmpdir[256];
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/timewarp-unit-config.XXXXXX", base && *base ? base : "/tmp");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    if (tmpdir[0])
+        nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir[0] = '\0';
+    return 0;
+}
+
+static void write_file(const char *path, const char *content)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(content, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_secret_key_file(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/key", tmpdir);
+    write_file(path, GOOD_KEY "\n");
+    const struct kv env[] = {{"SECRET_KEY_FILE", path}, {"TIMEWARP_ENV", "production"},
+                             {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                             {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.secret_key_len, strlen(GOOD_KEY)); /* trailing newline dropped */
+    assert_memory_equal(cfg.secret_key, GOOD_KEY, strlen(GOOD_KEY));
+
+    /* CRLF too */
+    write_file(path, GOOD_KEY "\r\n");
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.secret_key_len, strlen(GOOD_KEY));
+
+    /* the variable itself wins over the file */
+    const struct kv both[] = {{"SECRET_KEY", "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp"}, {"SECRET_KEY_FILE", path},
+                              {NULL, NULL}};
+    assert_ok(load(both, false));
+    assert_memory_equal(cfg.secret_key, "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp", 32);
+
+    /* a missing file is a problem naming the _FILE variable */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no-such-file", tmpdir);
+    const struct kv gone[] = {{"SECRET_KEY_FILE", missing}, {NULL, NULL}};
+    assert_one_problem(load(gone, false), "SECRET_KEY_FILE");
+
+    /* DATABASE_URL_FILE and DB_PASSWORD_FILE work the same way */
+    char url_path[512], pw_path[512];
+    snprintf(url_path, sizeof url_path, "%s/url", tmpdir);
+    snprintf(pw_path, sizeof pw_path, "%s/pw", tmpdir);
+    write_file(url_path, GOOD_PG "\n");
+    write_file(pw_path, "p@ss word\n");
+    const struct kv url[] = {{"DATABASE_URL_FILE", url_path}, {NULL, NULL}};
+    assert_ok(load(url, false));
+    assert_int_equal(cfg.engine, DB_POSTGRES);
+    assert_string_equal(pg_value("dbname"), GOOD_PG);
+    const struct kv pw[] = {{"DB_ENGINE", "postgres"}, {"DB_PASSWORD_FILE", pw_path}, {NULL, NULL}};
+    assert_ok(load(pw, false));
+    assert_string_equal(pg_value("password"), "p@ss word");
+}
+
+/* ---- config_ensure_secret_key ---------------------------------------------------------- */
+
+static void test_ensure_secret_key_creates_and_reuses(void **state)
+{
+    (void)state;
+    char url[512], keyfile[600], err[256] = "";
+    snprintf(url, sizeof url, "sqlite:///%s/nested/data/tw.sqlite3", tmpdir);
+    snprintf(keyfile, sizeof keyfile, "%s/nested/data/secret_key", tmpdir);
+    const struct kv env[] = {{"DATABASE_URL", url}, {NULL, NULL}};
+
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.secret_key_len, 0);
+    assert_true(config_ensure_secret_key(&cfg, err, sizeof err));
+    assert_true(cfg.secret_key_generated);
+    assert_int_equal(cfg.secret_key_len, 64);
+    for (size_t i = 0; i < 64; i++)
+        assert_true((cfg.secret_key[i] >= '0' && cfg.secret_key[i] <= '9') ||
+                    (cfg.secret_key[i] >= 'a' && cfg.secret_key[i] <= 'f'));
+    char first[65];
+    memcpy(first, cfg.secret_key, 64);
+    first[64] = '\0';
+
+    struct stat st;
+    assert_int_equal(stat(keyfile, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, 64);
+    char onfile[80] = "";
+    FILE *f = fopen(keyfile, "r");
+    assert_non_null(f);
+    size_t n = fread(onfile, 1, sizeof onfile - 1, f);
+    fclose(f);
+    assert_int_equal(n, 64);
+    assert_memory_equal(onfile, first, 64);
+
+    /* a second start reads the same key back */
+    assert_ok(load(env, false));
+    assert_true(config_ensure_secret_key(&cfg, err, sizeof err));
+    assert_int_equal(cfg.secret_key_len, 64);
+    assert_true(cfg.secret_key_generated);
+    assert_memory_equal(cfg.secret_key, first, 64);
+    assert_int_equal(stat(keyfile, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    /* the key is random: another data dir gets another key */
+    char url2[512];
+    snprintf(url2, sizeof url2, "sqlite:///%s/other/tw.sqlite3", tmpdir);
+    const struct kv env2[] = {{"DATABASE_URL", url2}, {NULL, NULL}};
+    assert_ok(load(env2, false));
+    assert_true(config_ensure_secret_key(&cfg, err, sizeof err));
+    assert_int_equal(cfg.secret_key_len, 64);
+    assert_memory_not_equal(cfg.secret_key, first, 64);
+}
+
+static void test_ensure_secret_key_leaves_explicit_key(void **state)
+{
+    (void)state;
+    char url[512], keyfile[600], err[256] = "";
+    snprintf(url, sizeof url, "sqlite:///%s/explicit/tw.sqlite3", tmpdir);
+    snprintf(keyfile, sizeof keyfile, "%s/explicit/secret_key", tmpdir);
+    const struct kv env[] = {{"DATABASE_URL", url}, {"SECRET_KEY", "my-own-dev-key"}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_true(config_ensure_secret_key(&cfg, err, sizeof err));
+    assert_false(cfg.secret_key_generated);
+    assert_int_equal(cfg.secret_key_len, strlen("my-own-dev-key"));
+    assert_memory_equal(cfg.secret_key, "my-own-dev-key", strlen("my-own-dev-key"));
+    struct stat st;
+    assert_int_equal(stat(keyfile, &st), -1); /* nothing written */
+}
+
+static void test_ensure_secret_key_reports_io_failure(void **state)
+{
+    (void)state;
+    char blocker[512], url[600], err[256] = "";
+    snprintf(blocker, sizeof blocker, "%s/a-file", tmpdir);
+    write_file(blocker, "not a directory\n");
+    snprintf(url, sizeof url, "sqlite:///%s/sub/tw.sqlite3", blocker);
+    const struct kv env[] = {{"DATABASE_URL", url}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_false(config_ensure_secret_key(&cfg, err, sizeof err));
+    assert_true(strlen(err) > 0);
+    assert_non_null(strstr(err, "a-file"));
+}
+
+/* ---- config_host_allowed ---------------------------------------------------------------- */
+
+static void load_hosts(const char *hosts)
+{
+    const struct kv env[] = {{"ALLOWED_HOSTS", hosts}, {NULL, NULL}};
+    assert_ok(load(env, false));
+}
+
+static void test_host_exact_case_port(void **state)
+{
+    (void)state;
+    load_hosts(" API.Example.com ,localhost,127.0.0.1,[::1]");
+    assert_int_equal(cfg.allowed_hosts_count, 4);
+    static const char *const yes[] = {"api.example.com", "API.EXAMPLE.COM", "Api.Example.Com",
+                                      "api.example.com:8000", "api.example.com:443", "localhost",
+                                      "localhost:8000", "127.0.0.1", "127.0.0.1:8000", "[::1]",
+                                      "[::1]:8000", "api.example.com."};
+    static const char *const no[] = {"example.com", "www.api.example.com", "api.example.co",
+                                     "api.example.com.evil.com", "evil.com", "", ":8000",
+                                     "api.example.comx", "xapi.example.com", "127.0.0.2",
+                                     "[::2]", "localhost.localdomain", "api.example.com@evil.com"};
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++)
+        if (!config_host_allowed(&cfg, yes[i])) {
+            print_error("refused Host %s\n", yes[i]);
+            fail();
+        }
+    for (size_t i = 0; i < ARRAY_LEN(no); i++)
+        if (config_host_allowed(&cfg, no[i])) {
+            print_error("allowed Host %s\n", no[i]);
+            fail();
+        }
+    assert_false(config_host_allowed(&cfg, NULL));
+}
+
+static void test_host_leading_dot(void **state)
+{
+    (void)state;
+    load_hosts(".example.com");
+    static const char *const yes[] = {"example.com", "a.example.com", "a.b.example.com",
+                                      "A.B.EXAMPLE.COM:8443", "www.example.com", "example.com:80"};
+    static const char *const no[] = {"badexample.com", "xexample.com", "example.com.evil.com",
+                                     "example.org", "com", ".com", "evil.com", "examplecom"};
+    for (size_t i = 0; i < ARRAY_LEN(yes); i++)
+        if (!config_host_allowed(&cfg, yes[i])) {
+            print_error("refused Host %s\n", yes[i]);
+            fail();
+        }
+    for (size_t i = 0; i < ARRAY_LEN(no); i++)
+        if (config_host_allowed(&cfg, no[i])) {
+            print_error("allowed Host %s\n", no[i]);
+            fail();
+        }
+    assert_false(config_host_allowed(&cfg, NULL));
+}
+
+static void test_host_star(void **state)
+{
+    (void)state;
+    load_hosts("*");
+    assert_true(config_host_allowed(&cfg, "anything.example"));
+    assert_true(config_host_allowed(&cfg, "10.0.0.7:8000"));
+    assert_true(config_host_allowed(&cfg, "[fe80::1]:80"));
+    load_hosts("api.example.com,*");
+    assert_true(config_host_allowed(&cfg, "evil.com"));
+}
+
+static void test_host_empty_list_allows_nothing(void **state)
+{
+    (void)state;
+    /* config_host_allowed itself is strict; whether an empty list means "no check" in
+     * development is the server's decision. */
+    load_hosts("");
+    assert_int_equal(cfg.allowed_hosts_count, 0);
+    assert_false(config_host_allowed(&cfg, "localhost"));
+    assert_false(config_host_allowed(&cfg, NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_production_defaults),
+        cmocka_unit_test(test_explicit_values),
+        cmocka_unit_test(test_sqlite_urls),
+        cmocka_unit_test(test_postgres_url),
+        cmocka_unit_test(test_url_wins_over_pieces),
+        cmocka_unit_test(test_db_engine_pieces),
+        cmocka_unit_test(test_db_engine_sqlite_and_unknown),
+        cmocka_unit_test(test_bad_database_urls),
+        cmocka_unit_test(test_port),
+        cmocka_unit_test(test_bad_numbers_name_the_variable),
+        cmocka_unit_test(test_bool_and_level_spellings),
+        cmocka_unit_test(test_all_problems_listed),
+        cmocka_unit_test(test_production_lists_every_problem),
+        cmocka_unit_test(test_production_each_rule_alone),
+        cmocka_unit_test(test_weak_secret_keys),
+        cmocka_unit_test(test_deploy_checks),
+        cmocka_unit_test_setup_teardown(test_secret_key_file, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_ensure_secret_key_creates_and_reuses, make_tmpdir,
+                                        remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_ensure_secret_key_leaves_explicit_key, make_tmpdir,
+                                        remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_ensure_secret_key_reports_io_failure, make_tmpdir,
+                                        remove_tmpdir),
+        cmocka_unit_test(test_host_exact_case_port),
+        cmocka_unit_test(test_host_leading_dot),
+        cmocka_unit_test(test_host_star),
+        cmocka_unit_test(test_host_empty_list_allows_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
