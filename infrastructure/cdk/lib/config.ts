@@ -147,14 +147,19 @@ function retention(days: number, stage: StageName): number {
   return days;
 }
 
-/** Which stages this synthesis builds: context "stages", comma-separated, default both. */
+/**
+ * Which stages this synthesis builds: context "stages", comma-separated; both when absent,
+ * none with "none" (to deploy TimeWarp-shared before any stage has its settings).
+ */
 export function selectedStages(node: Node): StageName[] {
   const v = node.tryGetContext('stages');
-  if (v === undefined || v === '') return [...STAGES];
+  if (v === undefined) return [...STAGES];
+  if (v === 'none') return [];
   const names = String(v).split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new ConfigError('context stages is empty: name stages (staging,production) or "none"');
   for (const n of names) {
     if (!(STAGES as readonly string[]).includes(n)) {
-      throw new ConfigError(`context stages: unknown stage "${n}" (known: ${STAGES.join(', ')})`);
+      throw new ConfigError(`context stages: unknown stage "${n}" (known: ${STAGES.join(', ')}, or none)`);
     }
   }
   return names as StageName[];

@@ -82,8 +82,9 @@ export class SharedStack extends Stack {
     });
 
     const arn = (service: string, resource: string) => `arn:${Aws.PARTITION}:${service}:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    // Push and pull on this repository (and the account-wide ECR login token, which has no resource).
     this.repository.grantPullPush(role);
+    this.repository.grant(role, 'ecr:DescribeRepositories', 'ecr:DescribeImages');
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadStackOutputs',
@@ -96,6 +97,15 @@ export class SharedStack extends Stack {
         sid: 'TaskDefinitions',
         actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
         resources: ['*'],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        // Registering a revision copies the family's tags, which ECS authorizes as TagResource.
+        sid: 'TagNewRevisions',
+        actions: ['ecs:TagResource'],
+        resources: [arn('ecs', 'task-definition/timewarp-*:*')],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
       }),
     );
     role.addToPolicy(
@@ -147,6 +157,10 @@ export class SharedStack extends Stack {
     why(
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/timewarp-*-migrate:*]',
       'RunTask on any revision of the migrate families: the pipeline registers a new revision per deploy.',
+    );
+    why(
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/timewarp-*:*]',
+      'TagResource only while registering revisions (condition ecs:CreateAction) of the TimeWarp task definition families.',
     );
     why(
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/timewarp-*/*]',

@@ -1,0 +1,707 @@
+/*
+ * One stage of Time Warp: Internet -> ALB (HTTPS) -> ECS Fargate -> RDS PostgreSQL.
+ *
+ * Staging and production are two instances of this stack built from
+ * lib/config.ts; they differ only in sizes and protections. Everything is
+ * environment-agnostic (no lookups), so `cdk synth` works offline.
+ * Every cdk-nag finding that is not fixed is acknowledged next to the
+ * resource it concerns, with the reason.
+ */
+import {
+  Aws,
+  CfnCondition,
+  CfnMapping,
+  CfnOutput,
+  Duration,
+  Fn,
+  RemovalPolicy,
+  Size,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { FactName, RegionInfo } from 'aws-cdk-lib/region-info';
+import type { Construct, IConstruct } from 'constructs';
+import { REPOSITORY_NAME, type StageConfig } from './config';
+import * as T from './timing';
+
+export interface TimeWarpStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+/** Name of the container in both task definitions (used by command overrides). */
+export const CONTAINER_NAME = 'timewarp';
+const DB_NAME = 'timewarp';
+const DB_USER = 'timewarp';
+
+function ack(scope: IConstruct, id: string, reason: string): void {
+  Validations.of(scope).acknowledge({ id: `AwsSolutions-${id}`, reason });
+}
+
+export class TimeWarpStack extends Stack {
+  constructor(scope: Construct, id: string, props: TimeWarpStackProps) {
+    super(scope, id, props);
+    const cfg = props.config;
+    const stage = cfg.stage;
+    const isProduction = stage === 'production';
+    const name = `timewarp-${stage}`;
+
+    /* ---------------------------------------------------------------- keys, logs, alarms topic */
+
+    // One customer-managed key per stage for the log groups and the alarm topic.
+    const key = new kms.Key(this, 'Key', {
+      description: `Time Warp ${stage}: CloudWatch Logs and alarm topic`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogs',
+        principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*` },
+        },
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    const logKey = cfg.encryptLogs ? key : undefined;
+    const logRemoval = isProduction ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    const appLogGroup = new logs.LogGroup(this, 'AppLogGroup', {
+      logGroupName: `/ecs/${name}`,
+      retention: cfg.logRetentionDays,
+      encryptionKey: logKey,
+      removalPolicy: logRemoval,
+    });
+
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: `${name}-alarms`,
+      displayName: `Time Warp ${stage} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (cfg.alarmEmail) alarmTopic.addSubscription(new subscriptions.EmailSubscription(cfg.alarmEmail));
+
+    /* ---------------------------------------------------------------- network */
+
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogGroup', {
+      logGroupName: `/vpc/${name}/flow-logs`,
+      retention: cfg.logRetentionDays,
+      encryptionKey: logKey,
+      removalPolicy: logRemoval,
+    });
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(isProduction ? '10.20.0.0/16' : '10.10.0.0/16'),
+      maxAzs: 2,
+      natGateways: cfg.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        { name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      // Emptying the default security group takes a custom-resource Lambda; nothing here uses it.
+      restrictDefaultSecurityGroup: false,
+      flowLogs: {
+        all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup), trafficType: ec2.FlowLogTrafficType.ALL },
+      },
+    });
+
+    // Least privilege: internet -> ALB on 443/80, ALB -> tasks on 8000, tasks -> DB on 5432, nothing else in.
+    const albSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Time Warp ALB: HTTPS and HTTP (redirect) from the internet',
+      allowAllOutbound: false,
+    });
+    const serviceSg = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', {
+      vpc,
+      description: 'Time Warp tasks: HTTP from the ALB only',
+      allowAllOutbound: false,
+    });
+    const dbSg = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
+      vpc,
+      description: 'Time Warp database: PostgreSQL from the tasks only',
+      allowAllOutbound: false,
+    });
+    albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
+    albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+    albSg.addEgressRule(serviceSg, ec2.Port.tcp(T.CONTAINER_PORT), 'Requests and health checks to the tasks');
+    serviceSg.addIngressRule(albSg, ec2.Port.tcp(T.CONTAINER_PORT), 'From the ALB only');
+    serviceSg.addEgressRule(dbSg, ec2.Port.tcp(5432), 'PostgreSQL');
+    // Image pulls (ECR), secrets (Secrets Manager) and logs (CloudWatch) go to public AWS
+    // endpoints through the NAT gateway; interface endpoints would cost more than the NAT here.
+    serviceSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (ECR, Secrets Manager, CloudWatch Logs) via NAT');
+    dbSg.addIngressRule(serviceSg, ec2.Port.tcp(5432), 'PostgreSQL from the tasks (serve and migrate)');
+    ack(albSg, 'EC23', 'A public API: the load balancer must accept 443 (and 80, which only redirects) from any IPv4 address.');
+
+    /* ---------------------------------------------------------------- database */
+
+    const dbLogGroup = new logs.LogGroup(this, 'DatabaseLogGroup', {
+      // The group RDS writes to; created here so that it has a retention and a key.
+      logGroupName: `/aws/rds/instance/${name}/postgresql`,
+      retention: cfg.logRetentionDays,
+      encryptionKey: logKey,
+      removalPolicy: logRemoval,
+    });
+    const db = new rds.DatabaseInstance(this, 'Database', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_15 }),
+      instanceIdentifier: name,
+      instanceType: new ec2.InstanceType(cfg.dbInstanceClass),
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [dbSg],
+      publiclyAccessible: false,
+      multiAz: cfg.multiAz,
+      databaseName: DB_NAME,
+      credentials: rds.Credentials.fromGeneratedSecret(DB_USER, { secretName: `${name}/database` }),
+      storageType: rds.StorageType.GP3,
+      allocatedStorage: cfg.dbAllocatedStorageGiB,
+      maxAllocatedStorage: cfg.dbMaxAllocatedStorageGiB,
+      storageEncrypted: true,
+      backupRetention: Duration.days(cfg.backupRetentionDays),
+      preferredBackupWindow: '03:00-03:30',
+      preferredMaintenanceWindow: 'sun:04:00-sun:04:30',
+      copyTagsToSnapshot: true,
+      deletionProtection: cfg.deletionProtection,
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      autoMinorVersionUpgrade: true,
+      cloudwatchLogsExports: ['postgresql'],
+      caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
+    });
+    db.node.addDependency(dbLogGroup);
+    const dbSecret = db.secret!;
+    // db.secret is the attachment; the generated secret itself is the 'Secret' child.
+    const dbSecretResource = db.node.findChild('Secret');
+
+    ack(db, 'RDS11', 'The default port 5432 is kept on purpose: the database is in isolated subnets behind a security group that admits only the tasks, so a non-default port would add no protection.');
+    if (!cfg.multiAz) ack(db, 'RDS3', `Multi-AZ is switched off for ${stage} to halve the database cost; production runs Multi-AZ.`);
+    if (!cfg.deletionProtection) ack(db, 'RDS10', `Deletion protection is off for ${stage} so that the stage can be torn down; a final snapshot is still taken (removal policy SNAPSHOT).`);
+    ack(
+      dbSecretResource,
+      'SMG4',
+      'Not rotated automatically: the server reads DB_PASSWORD once at start and reconnects with it, so a rotation would break reconnects until every task restarts. Rotate by hand (docs/DEPLOYMENT.md) followed by a forced new deployment.',
+    );
+
+    // SECRET_KEY signs pagination cursors; generated once, never in the image or the template.
+    const secretKey = new secretsmanager.Secret(this, 'SecretKey', {
+      secretName: `${name}/secret-key`,
+      description: 'Time Warp SECRET_KEY (signs pagination cursors)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    });
+    ack(
+      secretKey,
+      'SMG4',
+      'Rotating SECRET_KEY invalidates every cursor a client holds; it is rotated by hand, with a forced new deployment, when needed (docs/DEPLOYMENT.md).',
+    );
+
+    /* ---------------------------------------------------------------- ECS: cluster, roles, tasks */
+
+    const cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      clusterName: name,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: true,
+    });
+
+    // Confused-deputy guard: only ECS tasks of this account may assume the roles.
+    const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:ecs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` },
+    });
+    // Pulls the image, reads the three secrets, writes logs; CDK adds exactly those grants below.
+    const executionRole = new iam.Role(this, 'TaskExecutionRole', {
+      assumedBy: ecsTasks,
+      description: `Time Warp ${stage}: ECS agent (image pull, secrets, logs)`,
+    });
+    // The server calls no AWS API, so the task role has no permissions at all.
+    const taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: ecsTasks,
+      description: `Time Warp ${stage}: the application (no AWS permissions)`,
+    });
+
+    const repository = ecr.Repository.fromRepositoryName(this, 'Repository', REPOSITORY_NAME);
+    const image = ecs.ContainerImage.fromEcrRepository(repository, cfg.imageTag);
+
+    const environment: Record<string, string> = {
+      TIMEWARP_ENV: 'production', // staging runs the production configuration too: same checks, same code paths
+      DB_ENGINE: 'postgres',
+      DB_HOST: db.dbInstanceEndpointAddress,
+      DB_PORT: db.dbInstanceEndpointPort,
+      DB_NAME,
+      // The ALB health checker sends the target IP as Host; the server exempts /health/ from this check.
+      ALLOWED_HOSTS: cfg.domainName,
+      PORT: String(T.CONTAINER_PORT),
+      // Must stay longer than the ALB idle timeout (20 s) so the ALB always closes idle connections first.
+      TIMEWARP_IDLE_TIMEOUT: String(T.SERVER_IDLE_TIMEOUT_SECONDS),
+      // Health fails for interval x unhealthy threshold = 20 s after SIGTERM, so the ALB stops routing first.
+      TIMEWARP_DRAIN_SECONDS: String(T.DRAIN_SECONDS),
+      TIMEWARP_SHUTDOWN_TIMEOUT: String(T.SHUTDOWN_TIMEOUT_SECONDS),
+      LOG_LEVEL: 'info',
+    };
+    const secrets: Record<string, ecs.Secret> = {
+      DB_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
+      DB_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
+      SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
+    };
+    // Fargate's default soft limit of 1024 open files is below TIMEWARP_MAX_CONNECTIONS (1000)
+    // plus database connections and log files.
+    const ulimits: ecs.Ulimit[] = [{ name: ecs.UlimitName.NOFILE, softLimit: 8192, hardLimit: 65535 }];
+    const logging = (streamPrefix: string) =>
+      ecs.LogDrivers.awsLogs({
+        logGroup: appLogGroup,
+        streamPrefix,
+        // A slow CloudWatch must never block request handling on stdout.
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      });
+
+    const serveTask = new ecs.FargateTaskDefinition(this, 'ServeTaskDefinition', {
+      family: `${name}-serve`,
+      cpu: 256,
+      memoryLimitMiB: 512,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      executionRole,
+      taskRole,
+    });
+    const serveContainer = serveTask.addContainer('Serve', {
+      containerName: CONTAINER_NAME,
+      image,
+      command: ['serve'],
+      environment,
+      secrets,
+      portMappings: [{ containerPort: T.CONTAINER_PORT, protocol: ecs.Protocol.TCP, name: 'http' }],
+      readonlyRootFilesystem: true,
+      user: '10001:10001',
+      essential: true,
+      ulimits,
+      healthCheck: {
+        command: ['CMD', '/usr/local/bin/timewarp', 'healthcheck'],
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(15),
+      },
+      // SIGKILL only after drain (20 s) + in-flight shutdown (10 s) + 15 s margin.
+      stopTimeout: Duration.seconds(T.STOP_TIMEOUT_SECONDS),
+      logging: logging('serve'),
+    });
+
+    const migrateTask = new ecs.FargateTaskDefinition(this, 'MigrateTaskDefinition', {
+      family: `${name}-migrate`,
+      cpu: 256,
+      memoryLimitMiB: 512,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      executionRole,
+      taskRole,
+    });
+    migrateTask.addContainer('Migrate', {
+      containerName: CONTAINER_NAME,
+      image,
+      // One-off: `timewarp migrate`; a rollback overrides it with ["migrate", "--to", "N"].
+      command: ['migrate'],
+      environment,
+      secrets,
+      readonlyRootFilesystem: true,
+      user: '10001:10001',
+      essential: true,
+      ulimits,
+      stopTimeout: Duration.seconds(T.STOP_TIMEOUT_SECONDS),
+      logging: logging('migrate'),
+    });
+
+    for (const td of [serveTask, migrateTask]) {
+      ack(
+        td,
+        'ECS2',
+        'The environment holds only non-secret settings (stage, database host/port/name, allowed host, timeouts); DB_USER, DB_PASSWORD and SECRET_KEY come from Secrets Manager as ECS secrets.',
+      );
+    }
+    ack(
+      executionRole,
+      'IAM5[Resource::*]',
+      'ecr:GetAuthorizationToken has no resource-level permissions; pulls themselves are limited to the timewarp repository.',
+    );
+
+    /* ---------------------------------------------------------------- load balancer */
+
+    const logBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED, // ALB access logs do not support SSE-KMS
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(cfg.logRetentionDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    ack(logBucket, 'S1', 'This is the access-log bucket itself; logging its own accesses into itself would loop.');
+
+    const alb = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      internetFacing: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: albSg,
+      // Shorter than the server's 25 s keep-alive timeout: the ALB must be the side that closes
+      // an idle connection, or it may reuse one the server just closed and answer 502.
+      idleTimeout: Duration.seconds(T.ALB_IDLE_TIMEOUT_SECONDS),
+      dropInvalidHeaderFields: true,
+      deletionProtection: isProduction,
+    });
+    this.enableAccessLogs(alb, logBucket, 'alb');
+
+    const targetGroupProps: elbv2.ApplicationTargetGroupProps = {
+      vpc,
+      targetType: elbv2.TargetType.IP,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      port: T.CONTAINER_PORT,
+      // Long enough for open requests and keep-alive connections (ALB idle 20 s) to finish
+      // after ECS deregisters a task; it gets SIGTERM only afterwards.
+      deregistrationDelay: Duration.seconds(T.DEREGISTRATION_DELAY_SECONDS),
+      healthCheck: {
+        path: T.HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        // interval x unhealthy threshold = 20 s = TIMEWARP_DRAIN_SECONDS: a draining task (503)
+        // leaves rotation before it stops accepting connections.
+        interval: Duration.seconds(T.HEALTH_CHECK_INTERVAL_SECONDS),
+        timeout: Duration.seconds(T.HEALTH_CHECK_TIMEOUT_SECONDS),
+        healthyThresholdCount: T.HEALTHY_THRESHOLD,
+        unhealthyThresholdCount: T.UNHEALTHY_THRESHOLD,
+      },
+    };
+    const targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', targetGroupProps);
+    const greenTargetGroup = cfg.blueGreen ? new elbv2.ApplicationTargetGroup(this, 'GreenTargetGroup', targetGroupProps) : undefined;
+
+    alb.addListener('Http', {
+      port: 80,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      open: false, // the security group rules above are the whole story
+      defaultAction: elbv2.ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+    });
+    const https = alb.addListener('Https', {
+      port: 443,
+      protocol: elbv2.ApplicationProtocol.HTTPS,
+      open: false,
+      certificates: [elbv2.ListenerCertificate.fromArn(cfg.certificateArn)],
+      sslPolicy: elbv2.SslPolicy.TLS13_12_PQ,
+      // Rolling: requests for any other host name are answered by the ALB itself (as the server
+      // would, with a 400) and never reach a task. Blue/green: ECS refuses listeners that mix
+      // forward and fixed-response actions, so the default forwards too (the server still checks Host).
+      defaultAction: greenTargetGroup
+        ? elbv2.ListenerAction.forward([targetGroup])
+        : elbv2.ListenerAction.fixedResponse(400, {
+            contentType: 'application/json',
+            messageBody: JSON.stringify({
+              detail: 'Bad Request',
+              error: { code: 'BAD_REQUEST', message: 'Unknown host', details: {} },
+            }),
+          }),
+    });
+    const apiRule = new elbv2.ApplicationListenerRule(this, 'ApiRule', {
+      listener: https,
+      priority: 10,
+      conditions: [elbv2.ListenerCondition.hostHeaders([cfg.domainName])],
+      action: greenTargetGroup
+        ? elbv2.ListenerAction.weightedForward([
+            { targetGroup, weight: 100 },
+            { targetGroup: greenTargetGroup, weight: 0 },
+          ])
+        : elbv2.ListenerAction.forward([targetGroup]),
+    });
+
+    /* ---------------------------------------------------------------- service */
+
+    const service = new ecs.FargateService(this, 'Service', {
+      cluster,
+      taskDefinition: serveTask,
+      desiredCount: cfg.desiredCount,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [serviceSg],
+      assignPublicIp: false,
+      platformVersion: ecs.FargatePlatformVersion.LATEST,
+      // Never fewer healthy tasks than desired during a deploy; new ones start first.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      // A deployment whose tasks keep failing stops and rolls back to the last good one.
+      circuitBreaker: { enable: true, rollback: true },
+      deploymentStrategy: cfg.blueGreen ? ecs.DeploymentStrategy.BLUE_GREEN : ecs.DeploymentStrategy.ROLLING,
+      bakeTime: cfg.blueGreen ? Duration.minutes(5) : undefined,
+      healthCheckGracePeriod: Duration.seconds(T.HEALTH_CHECK_GRACE_SECONDS),
+      capacityProviderStrategies: cfg.fargateSpot
+        ? [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }]
+        : [{ capacityProvider: 'FARGATE', weight: 1 }],
+      enableExecuteCommand: false,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    // A capacity provider strategy only works once the providers are associated with the cluster.
+    service.node.addDependency(cluster);
+    const lbTarget = service.loadBalancerTarget({
+      containerName: serveContainer.containerName,
+      containerPort: T.CONTAINER_PORT,
+      alternateTarget: greenTargetGroup
+        ? new ecs.AlternateTarget('GreenTarget', {
+            alternateTargetGroup: greenTargetGroup,
+            productionListener: ecs.ListenerRuleConfiguration.applicationListenerRule(apiRule),
+          })
+        : undefined,
+    });
+    targetGroup.addTarget(lbTarget);
+    if (greenTargetGroup) {
+      // ECS needs its infrastructure role to move the listener rule's weights between the groups.
+      ack(
+        service,
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers]',
+        'The AWS-managed policy ECS documents for blue/green traffic shifting; it tracks the ELB APIs ECS needs.',
+      );
+    }
+
+    const scaling = service.autoScaleTaskCount({ minCapacity: cfg.minCount, maxCapacity: cfg.maxCount });
+    scaling.scaleOnCpuUtilization('CpuScaling', {
+      targetUtilizationPercent: 60,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+    // With several target-tracking policies, ECS scales out when any asks and in only when all agree.
+    // (With blue/green, this follows the primary target group; CPU scaling covers the swap.)
+    scaling.scaleOnRequestCount('RequestScaling', {
+      requestsPerTarget: cfg.requestsPerTargetPerMinute,
+      targetGroup,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+
+    /* ---------------------------------------------------------------- alarms */
+
+    const alarm = (id: string, props: cloudwatch.AlarmProps) => {
+      const a = new cloudwatch.Alarm(this, id, props);
+      a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+      a.addOkAction(new cwActions.SnsAction(alarmTopic));
+      return a;
+    };
+    const minute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    alarm('ServiceCpuHigh', {
+      alarmName: `${name}-service-cpu-high`,
+      alarmDescription: 'Service CPU above 80% for 3 of 5 minutes (autoscaling targets 60%)',
+      metric: service.metricCpuUtilization({ period: minute, statistic: 'Average' }),
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    });
+    alarm('ServiceMemoryHigh', {
+      alarmName: `${name}-service-memory-high`,
+      alarmDescription: 'Service memory above 80% for 3 of 5 minutes',
+      metric: service.metricMemoryUtilization({ period: minute, statistic: 'Average' }),
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+    });
+    alarm('UnhealthyTargets', {
+      alarmName: `${name}-unhealthy-targets`,
+      alarmDescription: 'At least one target failed its /health/ check for 3 minutes',
+      metric: targetGroup.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm('Alb5xxRate', {
+      alarmName: `${name}-alb-5xx-rate`,
+      alarmDescription: 'More than 5% of requests answered 5xx (by the ALB or the tasks) in 2 of 3 five-minute periods',
+      metric: new cloudwatch.MathExpression({
+        label: '5xx %',
+        expression: '100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / MAX([FILL(requests, 0), 1])',
+        usingMetrics: {
+          elb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }),
+          target5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }),
+          requests: alb.metrics.requestCount({ period: fiveMinutes, statistic: 'Sum' }),
+        },
+        period: fiveMinutes,
+      }),
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm('TargetLatencyHigh', {
+      alarmName: `${name}-target-latency-p95-high`,
+      alarmDescription: 'p95 target response time above 1 s for 3 five-minute periods',
+      metric: alb.metrics.targetResponseTime({ period: fiveMinutes, statistic: 'p95' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm('DatabaseConnectionsHigh', {
+      alarmName: `${name}-db-connections-high`,
+      alarmDescription: 'Database connections above 80% of max_connections for this instance class',
+      metric: db.metricDatabaseConnections({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: dbConnectionAlarmThreshold(cfg.dbInstanceClass),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+    });
+    alarm('DatabaseCpuHigh', {
+      alarmName: `${name}-db-cpu-high`,
+      alarmDescription: 'Database CPU above 80% for 3 five-minute periods',
+      metric: db.metricCPUUtilization({ period: fiveMinutes, statistic: 'Average' }),
+      threshold: 80,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+    });
+    alarm('DatabaseFreeStorageLow', {
+      alarmName: `${name}-db-free-storage-low`,
+      alarmDescription: 'Less than 2 GiB of free database storage (storage autoscaling should have acted)',
+      metric: db.metricFreeStorageSpace({ period: fiveMinutes, statistic: 'Minimum' }),
+      threshold: 2 * 1024 ** 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+
+    /* ---------------------------------------------------------------- optional: DNS, static files */
+
+    if (cfg.hostedZoneId && cfg.hostedZoneName) {
+      const zone = route53.HostedZone.fromHostedZoneAttributes(this, 'Zone', {
+        hostedZoneId: cfg.hostedZoneId,
+        zoneName: cfg.hostedZoneName,
+      });
+      new route53.ARecord(this, 'AliasRecord', {
+        zone,
+        recordName: `${cfg.domainName}.`,
+        target: route53.RecordTarget.fromAlias(new route53Targets.LoadBalancerTarget(alb)),
+      });
+    }
+
+    if (cfg.staticSite) {
+      const staticBucket = new s3.Bucket(this, 'StaticBucket', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        versioned: true,
+        serverAccessLogsBucket: logBucket,
+        serverAccessLogsPrefix: 'static-s3/',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const distribution = new cloudfront.Distribution(this, 'StaticDistribution', {
+        comment: `Time Warp ${stage} static files`,
+        defaultRootObject: 'index.html',
+        defaultBehavior: {
+          origin: origins.S3BucketOrigin.withOriginAccessControl(staticBucket),
+          viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+          responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        },
+        priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
+        httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
+      });
+      ack(distribution, 'CFR1', 'The archive is meant for everyone: there is no legal or licensing reason to exclude any country from the static files.');
+      ack(distribution, 'CFR2', 'Only public, read-only static files behind it; a WAF web ACL (about $6/month before requests) buys nothing here.');
+      ack(
+        distribution,
+        'CFR3',
+        'Standard logging needs a bucket with ACLs enabled, which the log bucket refuses on purpose; the files are public and the S3 origin has server access logging.',
+      );
+      ack(
+        distribution,
+        'CFR4',
+        'Serves on the default *.cloudfront.net name, whose certificate has a fixed security policy that no setting can raise; give the distribution an alias with its own ACM certificate to set TLSv1.2_2021.',
+      );
+      new CfnOutput(this, 'StaticBucketName', { value: staticBucket.bucketName });
+      new CfnOutput(this, 'StaticDistributionDomainName', { value: distribution.distributionDomainName });
+    }
+
+    /* ---------------------------------------------------------------- outputs (read by scripts/deploy.sh) */
+
+    const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    out('ClusterName', cluster.clusterName, 'ECS cluster');
+    out('ServiceName', service.serviceName, 'ECS service running `timewarp serve`');
+    out('ServeTaskFamily', serveTask.family, 'Task definition family of the service');
+    out('MigrateTaskFamily', migrateTask.family, 'Task definition family of the one-off `timewarp migrate`');
+    out('ContainerName', CONTAINER_NAME, 'Container name in both task definitions');
+    out('PrivateSubnetIds', vpc.privateSubnets.map((s) => s.subnetId).join(','), 'Subnets for one-off tasks');
+    out('ServiceSecurityGroupId', serviceSg.securityGroupId, 'Security group for one-off tasks');
+    out('LoadBalancerDnsName', alb.loadBalancerDnsName, 'Point the domain name here (CNAME or alias)');
+    out('DomainName', cfg.domainName, 'Public name of the API');
+    out('LogGroupName', appLogGroup.logGroupName, 'Container logs (streams serve/... and migrate/...)');
+    out('DatabaseSecretArn', dbSecret.secretArn, 'Generated database credentials');
+    out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe on-call addresses here');
+  }
+
+  /*
+   * ALB access logs in an environment-agnostic stack. CDK's logAccessLogs() needs a concrete
+   * region to pick the principal that writes the logs, so the choice is made by CloudFormation:
+   * regions from before August 2022 use the regional Elastic Load Balancing account, newer
+   * ones the log-delivery service principal.
+   */
+  private enableAccessLogs(alb: elbv2.ApplicationLoadBalancer, bucket: s3.Bucket, prefix: string): void {
+    const accounts = RegionInfo.regionMap(FactName.ELBV2_ACCOUNT);
+    const mapping: Record<string, Record<string, string>> = {};
+    for (const region of RegionInfo.regions.map((r) => r.name).sort()) {
+      mapping[region] = { account: accounts[region] ?? 'none' };
+    }
+    const map = new CfnMapping(this, 'ElbLogDeliveryAccount', { mapping });
+    const account = map.findInMap(Aws.REGION, 'account');
+    const hasAccount = new CfnCondition(this, 'RegionHasElbLogAccount', { expression: Fn.conditionNot(Fn.conditionEquals(account, 'none')) });
+    // In regions without one, the statement names this account instead: harmless, it has access anyway.
+    const writer = Fn.conditionIf(hasAccount.logicalId, account, Aws.ACCOUNT_ID).toString();
+    const objects = bucket.arnForObjects(`${prefix}/AWSLogs/${Aws.ACCOUNT_ID}/*`);
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ElbAccessLogsRegionalAccount',
+        principals: [new iam.ArnPrincipal(`arn:${Aws.PARTITION}:iam::${writer}:root`)],
+        actions: ['s3:PutObject'],
+        resources: [objects],
+      }),
+    );
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ElbAccessLogsDeliveryService',
+        principals: [new iam.ServicePrincipal('logdelivery.elasticloadbalancing.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [objects],
+      }),
+    );
+    alb.setAttribute('access_logs.s3.enabled', 'true');
+    alb.setAttribute('access_logs.s3.bucket', bucket.bucketName);
+    alb.setAttribute('access_logs.s3.prefix', prefix);
+    // The bucket policy must exist before the ALB checks it can write there.
+    alb.node.addDependency(bucket);
+  }
+}
+
+/*
+ * RDS PostgreSQL sets max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000).
+ * Alarm at 80% of it; each task holds one connection per worker thread.
+ */
+export function dbConnectionAlarmThreshold(instanceClass: string): number {
+  const gib: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, '2xlarge': 32, '4xlarge': 64 };
+  const size = instanceClass.split('.')[1] ?? '';
+  const memory = (gib[size] ?? 1) * 1024 ** 3;
+  return Math.floor(0.8 * Math.min(memory / 9531392, 5000));
+}
