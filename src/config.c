@@ -247,6 +247,9 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int_setting("TIMEWARP_WORKERS", lookup("TIMEWARP_WORKERS", ctx), 1, 256, cpus > 0 ? 2 * cpus : 2, &n, p);
     c->workers = (int)n;
+    /* 25 s: longer than the ALB's 20 s idle timeout (infrastructure/cdk/lib/timing.ts), so the
+     * load balancer always closes an idle keep-alive connection first. Were the server to
+     * close first, the ALB could reuse the dying connection and answer 502 now and then. */
     int_setting("TIMEWARP_IDLE_TIMEOUT", lookup("TIMEWARP_IDLE_TIMEOUT", ctx), 1, 3600, 25, &n, p);
     c->idle_timeout = (int)n;
     int_setting("TIMEWARP_MAX_BODY_BYTES", lookup("TIMEWARP_MAX_BODY_BYTES", ctx), 1024, 64L << 20, 1L << 20, &n, p);
@@ -255,6 +258,8 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
     c->max_connections = (int)n;
     int_setting("TIMEWARP_SHUTDOWN_TIMEOUT", lookup("TIMEWARP_SHUTDOWN_TIMEOUT", ctx), 0, 3600, 10, &n, p);
     c->shutdown_timeout = (int)n;
+    /* 20 s in production: the ALB health check interval (10 s) × unhealthy threshold (2), so
+     * the load balancer has stopped routing here before we stop accepting (timing.ts). */
     int_setting("TIMEWARP_DRAIN_SECONDS", lookup("TIMEWARP_DRAIN_SECONDS", ctx), 0, 3600,
                 c->env == ENV_PRODUCTION ? 20 : 0, &n, p);
     c->drain_seconds = (int)n;
