@@ -3,6 +3,8 @@
 #   make run        install missing Debian packages, build, migrate, serve on SQLite
 #   make test       install missing packages, sanitizer build, every test suite
 #   make asan       sanitizer build only (build/asan/timewarp)
+#   make bench      throughput/latency against nginx's ceiling; make bench-scale: 1M clips
+#   make fuzz       the libFuzzer targets for 10 minutes each
 
 CC      ?= cc
 PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto
@@ -19,7 +21,7 @@ GEN     := build/gen/migrations_data.c build/gen/static_data.c
 RELEASE_FLAGS := -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
 ASAN_FLAGS    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all asan run test unit deps deps-test clean bench
+.PHONY: all asan run test unit deps deps-test clean bench bench-scale fuzz
 all: build/timewarp
 
 build/gen/migrations_data.c: $(MIGRATIONS) scripts/embed-migrations.sh
@@ -78,6 +80,14 @@ run: deps
 test: deps-test
 	$(MAKE) build/timewarp build/asan/timewarp $(UNIT_TESTS)
 	bash tests/run-all.sh
+
+# Benchmarks and long fuzzing: not part of `make test` (see docs/PERFORMANCE.md).
+bench: build/timewarp
+	bash bench/run.sh
+bench-scale: build/timewarp
+	bash bench/scale.sh
+fuzz:
+	bash tests/fuzz/run.sh --long
 
 clean:
 	rm -rf build

@@ -38,8 +38,10 @@ struct db_driver {
     /* Runs one or more parameterless statements (transaction control, migrations). */
     enum db_status (*exec_script)(void *conn, const char *sql);
     const char *(*last_error)(void *conn);
-    /* Starts a write transaction that queues behind other writers instead of failing. */
-    const char *begin_write_sql;
+    /* A write transaction that queues behind other writers instead of failing; ended by
+     * end_write with commit or rollback (after a failed commit it rolls back). */
+    enum db_status (*begin_write)(void *conn);
+    enum db_status (*end_write)(void *conn, bool commit);
     /* Held while migrating so two `migrate` runs cannot interleave (NULL: begin suffices). */
     const char *migration_lock_sql;
 };

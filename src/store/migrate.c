@@ -50,22 +50,22 @@ static bool step(struct store *st, const struct migration *m, bool up, char *err
     snprintf(version, sizeof version, "%d", m->version);
     log_timestamp(now);
     const char *lock = st->drv->migration_lock_sql;
-    bool ok = store_script(st, st->drv->begin_write_sql) == DB_OK &&
+    bool ok = store_begin_write(st) == DB_OK &&
               (!lock || store_script(st, lock) == DB_OK) &&
               store_exec(st, &ST_CURRENT_VERSION, NULL, 0, capture_int, &current) == DB_OK;
     if (ok && current != (up ? m->version - 1 : m->version)) {
-        st->drv->exec_script(st->conn, "ROLLBACK"); /* someone else moved it: nothing to do */
+        store_end_write(st, false); /* someone else moved it: nothing to do */
         return true;
     }
     const char *record[] = {version, m->name, now}, *forget[] = {version};
     ok = ok && store_script(st, up ? m->up : m->down) == DB_OK &&
          (up ? store_exec(st, &ST_RECORD, record, 3, NULL, NULL)
              : store_exec(st, &ST_FORGET, forget, 1, NULL, NULL)) == DB_OK &&
-         store_script(st, "COMMIT") == DB_OK;
+         store_end_write(st, true) == DB_OK;
     if (!ok) {
         snprintf(err, err_len, "%s %s failed: %s", up ? "applying" : "reverting", m->name,
                  store_last_error(st));
-        st->drv->exec_script(st->conn, "ROLLBACK");
+        store_end_write(st, false);
     }
     return ok;
 }

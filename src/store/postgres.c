@@ -149,6 +149,14 @@ static enum db_status pg_exec_script(void *conn, const char *sql)
     return rc;
 }
 
+static enum db_status pg_begin_write(void *conn) { return pg_exec_script(conn, "BEGIN"); }
+
+static enum db_status pg_end_write(void *conn, bool commit)
+{
+    /* A failed COMMIT has already ended the transaction in PostgreSQL. */
+    return pg_exec_script(conn, commit ? "COMMIT" : "ROLLBACK");
+}
+
 static const char *pg_last_error(void *conn) { return ((struct pg_conn *)conn)->error; }
 
 const struct db_driver db_postgres_driver = {
@@ -159,6 +167,7 @@ const struct db_driver db_postgres_driver = {
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .last_error = pg_last_error,
-    .begin_write_sql = "BEGIN",
+    .begin_write = pg_begin_write,
+    .end_write = pg_end_write,
     .migration_lock_sql = "LOCK TABLE schema_migrations IN EXCLUSIVE MODE",
 };

@@ -115,6 +115,19 @@ enum db_status store_script(struct store *st, const char *sql)
     return rc;
 }
 
+enum db_status store_begin_write(struct store *st)
+{
+    enum db_status rc = st->drv->begin_write(st->conn);
+    if (rc == DB_OK)
+        st->statements_done++;
+    return rc;
+}
+
+enum db_status store_end_write(struct store *st, bool commit)
+{
+    return st->drv->end_write(st->conn, commit);
+}
+
 static enum store_status to_store_status(enum db_status rc)
 {
     switch (rc) {
@@ -236,17 +249,14 @@ static enum store_status submission_steps(struct store *st, const struct submiss
 
 static enum store_status op_create_submission(struct store *st, void *args)
 {
-    if (track(st, store_script(st, st->drv->begin_write_sql)))
+    if (track(st, store_begin_write(st)))
         return to_store_status(st->last_db_status);
     enum store_status rc = submission_steps(st, args);
-    if (rc == STORE_OK || rc == STORE_DUPLICATE) {
-        if (track(st, store_script(st, "COMMIT")) == DB_OK)
-            return rc;
-        rc = to_store_status(st->last_db_status);
-    }
+    bool keep = rc == STORE_OK || rc == STORE_DUPLICATE;
     /* Nothing half-written: a missing contributor or any failure undoes every step. */
-    st->drv->exec_script(st->conn, "ROLLBACK");
-    return rc == STORE_OK ? STORE_ERROR : rc;
+    if (track(st, store_end_write(st, keep)) == DB_OK || !keep)
+        return rc;
+    return to_store_status(st->last_db_status);
 }
 
 enum store_status store_create_submission(struct store *st, const struct submission_rec *s,

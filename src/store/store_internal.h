@@ -15,4 +15,7 @@ struct store {
 enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,
                           int nparams, db_row_fn fn, void *ctx);
 enum db_status store_script(struct store *st, const char *sql);
+enum db_status store_begin_write(struct store *st);
+/* Commits (commit = true) or rolls back; a rollback never counts as progress. */
+enum db_status store_end_write(struct store *st, bool commit);
 #endif
