@@ -371,7 +371,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * connection instead of keeping it alive, so we only take note and answer later. */
         ex->headers_seen = true;
         snprintf(ex->method, sizeof ex->method, "%s", method);
-        snprintf(ex->path, sizeof ex->path, "%s", url);
+        /* The path as received (still percent-encoded): the decoded one hides %00 tricks. */
+        snprintf(ex->path, sizeof ex->path, "%.*s", (int)strcspn(ex->uri, "?"), ex->uri);
         if (cfg->trusted_proxies > 0)
             forwarded_entry(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
                             cfg->trusted_proxies, ex->client_ip, sizeof ex->client_ip);
