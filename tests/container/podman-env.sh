@@ -50,6 +50,8 @@ EOF
 unqualified-search-registries = []
 short-name-mode = "permissive"
 EOF
+    # Docker image format by default, also for podman-compose's builds: OCI drops HEALTHCHECK.
+    export BUILDAH_FORMAT=docker
     export CONTAINERS_CONF=$conf/containers.conf
     export CONTAINERS_STORAGE_CONF=$conf/storage.conf
     export CONTAINERS_REGISTRIES_CONF=$conf/registries.conf

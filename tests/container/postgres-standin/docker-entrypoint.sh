@@ -12,7 +12,8 @@ if [ "$(id -u)" = 0 ]; then
     mkdir -p "$PGDATA"
     chown postgres:postgres "$PGDATA"
     chmod 0700 "$PGDATA"
-    exec runuser -u postgres -- "$0" "$@"
+    # setpriv execs (runuser would stay as PID 1 and not pass SIGINT on to postgres).
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
