@@ -3,6 +3,7 @@
  * shutdown driven by signals. */
 #include "server.h"
 #include "api/api.h"
+#include "linger.h"
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
@@ -48,11 +49,12 @@ struct exchange {
     char request_id[129];
     char method[16];
     char path[512];
-    char uri[1024]; /* as received, with the query: for redirects */
+    char *uri; /* as received, with the query (owned) */
     char *body;
     size_t body_len, body_cap;
     size_t discarded;
     bool too_large;
+    bool linger;      /* answered before the body was read: drain the socket before close */
     bool headers_seen;
     unsigned status;
     size_t bytes;
@@ -129,6 +131,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct exchange *ex, u
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    if (!MHD_get_response_header(r, "Content-Security-Policy")) /* the page sets its own */
+        MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     if (cfg->env == ENV_PRODUCTION)
         MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     if (atomic_load(&shutting_down))
@@ -154,7 +158,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     if (res->allow)
         MHD_add_response_header(r, "Allow", res->allow);
     return queue(conn, ex, (unsigned)res->status, r, len);
@@ -382,11 +385,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         else
             new_request_id(ex->request_id);
         if (declared_too_large(conn)) {
+            /* Refuse at once; the connection then closes, and linger.c drains what the
+             * client is still sending so it reads the 413 rather than a reset. */
             ex->too_large = true;
-            /* A client waiting for "100 Continue" has sent nothing yet: refuse right away. */
-            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
-            if (expect && strcasecmp(expect, "100-continue") == 0)
-                return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
+            ex->linger = true;
+            return send_error(conn, ex, 413, "PAYLOAD_TOO_LARGE", "Request body is too large.");
         }
         return MHD_YES;
     }
@@ -436,7 +439,11 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
     struct exchange *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL;
-    snprintf(ex->uri, sizeof ex->uri, "%s", uri);
+    ex->uri = strdup(uri);
+    if (!ex->uri) {
+        free(ex);
+        return NULL;
+    }
     clock_gettime(CLOCK_MONOTONIC, &ex->start);
     atomic_fetch_add(&in_flight, 1);
     return ex;
@@ -488,12 +495,19 @@ static void on_request_done(void *cls, struct MHD_Connection *conn, void **con_c
     struct exchange *ex = *con_cls;
     if (!ex)
         return;
+    if (ex->linger) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int fd = ci ? dup(ci->connect_fd) : -1;
+        if (fd >= 0)
+            linger_add(fd); /* libmicrohttpd closes its copy; ours keeps the socket draining */
+    }
     if (ex->headers_seen) {
         access_log(conn, ex, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         if (ex->status)
             metrics_request(ex->status, elapsed_us(&ex->start));
     }
     free(ex->body);
+    free(ex->uri);
     free(ex);
     *con_cls = NULL;
     atomic_fetch_sub(&in_flight, 1);
@@ -585,6 +599,11 @@ int server_run(const struct config *c)
         log_eventf(LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
         return 1;
     }
+    if (!linger_start()) {
+        MHD_stop_daemon(d);
+        log_eventf(LOG_ERROR, "cannot start the lingering-close thread: %s", strerror(errno));
+        return 1;
+    }
     char fields[512];
     snprintf(fields, sizeof fields, ",\"host\":\"%s\",\"port\":%d,\"workers\":%d,\"env\":\"%s\",\"database\":\"%s\"",
              c->host, c->port, c->workers, config_env_name(c->env),
@@ -612,6 +631,7 @@ int server_run(const struct config *c)
     }
     int left = atomic_load(&in_flight);
     MHD_stop_daemon(d);
+    linger_stop();
     close_stores();
     if (left > 0)
         log_eventf(LOG_WARN, "shutdown: %d request(s) cut off after %d s", left, c->shutdown_timeout);

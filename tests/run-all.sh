@@ -8,7 +8,9 @@ mkdir -p build/test-logs
 
 suites=(
   "unit|sh tests/unit/run.sh build/asan/unit/test_*"
+  "fuzz|bash tests/fuzz/run.sh"
   "api|bash tests/api/run.sh"
+  "attack|bash tests/attack/run.sh"
 )
 # Suites added by later work are listed only when present in this checkout.
 [ -x tests/container/run.sh ] && suites+=("container|bash tests/container/run.sh")

@@ -38,6 +38,23 @@ static void put(struct jw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF), or 0. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    if (n == 3 && c > 0xEF)
+        n = 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) || (c == 0xF0 && p[1] < 0x90) ||
+        (c == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return n;
+}
+
 static void put_quoted(struct jw *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -47,14 +64,28 @@ static void put_quoted(struct jw *w, const char *s)
     char *o = w->buf + w->len;
     *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        /* Copy the run of bytes that need no escaping in one go. */
+        /* Copy the run of plain ASCII that needs no escaping in one go. */
         const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\')
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
             p++;
         memcpy(o, run, (size_t)(p - run));
         o += p - run;
         if (!*p)
             break;
+        if (*p >= 0x80) {
+            /* Multi-byte UTF-8 is copied when well-formed; anything else (say, an error text
+             * cut mid-character) becomes U+FFFD, so the body is always valid JSON text. */
+            size_t seq = utf8_sequence_length(p);
+            if (seq) {
+                memcpy(o, p, seq);
+                o += seq;
+                p += seq - 1;
+            } else {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+            }
+            continue;
+        }
         unsigned char c = *p;
         *o++ = '\\';
         switch (c) {
