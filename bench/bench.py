@@ -332,22 +332,9 @@ def write_results(results, rows):
 
 def main():
     global BINARY
-    # SIGTERM (from the shell's trap) unwinds like Ctrl-C, so the finally blocks stop
-    # everything this run started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = os.environ.get("BENCH_TMP")
-    if not tmp or not os.path.isdir(tmp):
-        print("bench.py: run me through bench/run.sh (BENCH_TMP unset)", file=sys.stderr)
-        return 2
-    BINARY = os.environ.get("TIMEWARP_BIN", os.path.join(bl.REPO, "build", "timewarp"))
-    if not os.access(BINARY, os.X_OK):
-        print("bench.py: %s missing: run `make` first" % BINARY, file=sys.stderr)
-        return 2
-    # Benchmark a snapshot, so a rebuild during the run cannot swap the binary under us
-    # (named neutrally: see bench/lib/common.sh).
-    snap = os.path.join(tmp, "twbench-server")
-    bl.shutil.copy2(BINARY, snap)
-    BINARY = snap
+    tmp, BINARY = bl.start_run("bench.py", "bench/run.sh")
+    if tmp is None:
+        return BINARY
     procs = bl.Procs(tmp)
     pg = None
     wrk_version = (bl.subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].split(" [")[0])

@@ -369,20 +369,9 @@ def write_results(results):
 
 def main():
     global BINARY
-    # SIGTERM (from the shell's trap) unwinds like Ctrl-C, so the finally blocks stop
-    # everything this run started.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = os.environ.get("BENCH_TMP")
-    if not tmp or not os.path.isdir(tmp):
-        print("scale.py: run me through bench/scale.sh (BENCH_TMP unset)", file=sys.stderr)
-        return 2
-    BINARY = os.environ.get("TIMEWARP_BIN", os.path.join(bl.REPO, "build", "timewarp"))
-    if not os.access(BINARY, os.X_OK):
-        print("scale.py: %s missing: run `make` first" % BINARY, file=sys.stderr)
-        return 2
-    snap = os.path.join(tmp, "twbench-server")
-    bl.shutil.copy2(BINARY, snap)
-    BINARY = snap
+    tmp, BINARY = bl.start_run("scale.py", "bench/scale.sh")
+    if tmp is None:
+        return BINARY
     procs = bl.Procs(tmp)
     pg = None
     results = {"meta": {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -613,3 +613,22 @@ def median(xs):
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0
+
+
+def start_run(tool, runner):
+    """Common start of bench.py and scale.py: SIGTERM (from the shell's trap) unwinds like
+    Ctrl-C so every finally block stops what the run started; then the binary is copied into
+    the run's temp dir (named neutrally, see common.sh) so a rebuild during the run cannot
+    swap it. Returns (tmp, binary), or (None, exit code) when the run cannot start."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = os.environ.get("BENCH_TMP")
+    if not tmp or not os.path.isdir(tmp):
+        print("%s: run me through %s (BENCH_TMP unset)" % (tool, runner), file=sys.stderr)
+        return None, 2
+    binary = os.environ.get("TIMEWARP_BIN", os.path.join(REPO, "build", "timewarp"))
+    if not os.access(binary, os.X_OK):
+        print("%s: %s missing: run `make` first" % (tool, binary), file=sys.stderr)
+        return None, 2
+    snap = os.path.join(tmp, "twbench-server")
+    shutil.copy2(binary, snap)
+    return tmp, snap
