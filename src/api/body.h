@@ -18,6 +18,13 @@ struct field_spec {
     bool not_blank;        /* after trimming surrounding whitespace */
 };
 
+/* The two request bodies the API takes, defined beside their handlers (contributors.c,
+ * submissions.c); the unit tests and the fuzzer use these very tables. */
+#define CONTRIBUTOR_FIELD_COUNT 2
+#define SUBMISSION_FIELD_COUNT 5
+extern const struct field_spec contributor_fields[CONTRIBUTOR_FIELD_COUNT];
+extern const struct field_spec submission_fields[SUBMISSION_FIELD_COUNT];
+
 /* Parses and validates the body of `req`. On success returns the object (caller owns it);
  * otherwise fills `res` with the 4xx and returns NULL. */
 json_t *body_parse(const char *content_type, const char *body, size_t len,

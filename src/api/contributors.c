@@ -3,14 +3,15 @@
 #include "api/body.h"
 #include "log.h"
 
-static const struct field_spec contributor_fields[] = {
+const struct field_spec contributor_fields[CONTRIBUTOR_FIELD_COUNT] = {
     {"display_name", FIELD_STRING_OR_NULL, false, 200, false},
     {"external_id", FIELD_STRING_OR_NULL, false, 200, false},
 };
 
 void api_contributors_create(const struct request *req, struct response *res)
 {
-    json_t *in = body_parse(req->content_type, req->body, req->body_len, contributor_fields, 2, res);
+    json_t *in = body_parse(req->content_type, req->body, req->body_len, contributor_fields,
+                            CONTRIBUTOR_FIELD_COUNT, res);
     if (!in)
         return;
     char id[PUBLIC_ID_LEN + 1], now[28];

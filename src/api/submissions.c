@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static const struct field_spec submission_fields[] = {
+const struct field_spec submission_fields[SUBMISSION_FIELD_COUNT] = {
     {"contributor_id", FIELD_STRING, true, 0, false},
     {"raw_youtube_input", FIELD_STRING, true, 2048, true},
     {"raw_date_input", FIELD_STRING, true, 50, true},
@@ -20,7 +20,8 @@ static const struct field_spec submission_fields[] = {
 
 void api_submissions_create(const struct request *req, struct response *res)
 {
-    json_t *in = body_parse(req->content_type, req->body, req->body_len, submission_fields, 5, res);
+    json_t *in = body_parse(req->content_type, req->body, req->body_len, submission_fields,
+                            SUBMISSION_FIELD_COUNT, res);
     if (!in)
         return;
     json_t *yt = json_object_get(in, "raw_youtube_input"), *dt = json_object_get(in, "raw_date_input");

@@ -6,18 +6,7 @@
 
 #include <stdlib.h>
 
-/* The two request bodies the API takes (same rules as src/api/{contributors,submissions}.c). */
-static const struct field_spec contributor_fields[] = {
-    {"display_name", FIELD_STRING_OR_NULL, false, 200, false},
-    {"external_id", FIELD_STRING_OR_NULL, false, 200, false},
-};
-static const struct field_spec submission_fields[] = {
-    {"contributor_id", FIELD_STRING, true, 0, false},
-    {"raw_youtube_input", FIELD_STRING, true, 2048, true},
-    {"raw_date_input", FIELD_STRING, true, 50, true},
-    {"title", FIELD_STRING_OR_NULL, false, 500, false},
-    {"notes", FIELD_STRING_OR_NULL, false, 0, false},
-};
+/* contributor_fields and submission_fields come from the handlers (api/body.h). */
 
 #define CT "application/json"
 #define GOOD_SUB "{\"contributor_id\":\"ctr_x\",\"raw_youtube_input\":\"dQw4w9WgXcQ\",\"raw_date_input\":\"2024-05-12\""
