@@ -591,7 +591,6 @@ int server_run(const struct config *c)
         /* A connection silent this long is closed, so slow or idle clients cannot pin
          * resources; it must outlast the load balancer's idle timeout (see DEPLOYMENT.md). */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->idle_timeout,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_start, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_request_done, NULL,
         MHD_OPTION_END);
