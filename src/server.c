@@ -37,9 +37,10 @@ static struct store *stores[512];
 static int store_count;
 static __thread struct store *thread_store;
 
-/* A body larger than the limit is read and thrown away up to this many bytes, so a client
- * that writes its whole body before reading still gets the 413 (a "lingering close"). Past
- * it the connection is closed: draining a huge upload would let one client hold a worker. */
+/* A body without a declared length (chunked) that outgrows the limit is read and thrown
+ * away up to this many bytes, then answered 413 at its end (libmicrohttpd cannot answer in
+ * the middle of a body); past it the connection is closed, so one client cannot hold a
+ * worker. A declared length over the limit is refused at once (see linger.h). */
 #define DISCARD_BUDGET_BYTES (16u << 20)
 
 /* ---- per-request state ------------------------------------------------------------------- */
