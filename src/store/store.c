@@ -12,7 +12,7 @@
 /* ---- statements (one dialect: the drivers translate placeholders) ---------------------- */
 
 enum {
-    ID_PING, ID_INSERT_CONTRIBUTOR, ID_CONTRIBUTOR_ROW, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
+    ID_PING, ID_INSERT_CONTRIBUTOR, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
     ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR,
 };
@@ -31,11 +31,13 @@ static const struct db_stmt
     ST_INSERT_CONTRIBUTOR = {ID_INSERT_CONTRIBUTOR,
         "INSERT INTO contributors (public_id, display_name, external_id, created_at) "
         "VALUES (?, ?, ?, ?)"},
-    ST_CONTRIBUTOR_ROW = {ID_CONTRIBUTOR_ROW, "SELECT id FROM contributors WHERE public_id = ?"},
+    /* Looks the contributor up in the same statement (one round trip less per submission):
+     * no row comes back, and nothing is inserted, when the contributor does not exist. */
     ST_INSERT_SUBMISSION = {ID_INSERT_SUBMISSION,
         "INSERT INTO submissions (public_id, contributor_id, status, validation_error, "
         "raw_youtube_input, raw_date_input, title, notes, submitted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"},
+        "SELECT ?, c.id, ?, ?, ?, ?, ?, ?, ? FROM contributors c WHERE c.public_id = ? "
+        "RETURNING id, contributor_id"},
     /* DO NOTHING rather than catching the violation: PostgreSQL would abort the whole
      * transaction, and the rejected submission must still be stored in it. */
     ST_INSERT_CLIP = {ID_INSERT_CLIP,
@@ -214,35 +216,47 @@ struct submission_args {
 };
 
 /* The body of the submission transaction; returns with the transaction still open. */
+/* The new submission's row id and its contributor's, as returned by ST_INSERT_SUBMISSION. */
+struct inserted_submission {
+    char row[32], contributor_row[32];
+    bool found;
+};
+
+static void capture_inserted(void *ctx, const char *const *cols, int ncols)
+{
+    struct inserted_submission *i = ctx;
+    if (ncols < 2 || !cols[0] || !cols[1])
+        return;
+    snprintf(i->row, sizeof i->row, "%s", cols[0]);
+    snprintf(i->contributor_row, sizeof i->contributor_row, "%s", cols[1]);
+    i->found = true;
+}
+
 static enum store_status submission_steps(struct store *st, const struct submission_args *a)
 {
     const struct submission_rec *s = a->s;
-    struct first_col contributor = {0}, submission = {0}, clip = {0};
-    const char *p1[] = {s->contributor_id};
-    if (track(st, store_exec(st, &ST_CONTRIBUTOR_ROW, p1, 1, capture_first, &contributor)))
+    struct inserted_submission sub = {0};
+    struct first_col clip = {0};
+    const char *p1[] = {s->id, s->status, s->validation_error, s->raw_youtube_input,
+                        s->raw_date_input, s->title, s->notes, s->submitted_at,
+                        s->contributor_id};
+    if (track(st, store_exec(st, &ST_INSERT_SUBMISSION, p1, 9, capture_inserted, &sub)))
         return STORE_ERROR;
-    if (!contributor.found)
+    if (!sub.found)
         return STORE_NOT_FOUND;
-
-    const char *p2[] = {s->id, contributor.value, s->status, s->validation_error,
-                        s->raw_youtube_input, s->raw_date_input, s->title, s->notes,
-                        s->submitted_at};
-    if (track(st, store_exec(st, &ST_INSERT_SUBMISSION, p2, 9, capture_first, &submission)) ||
-        !submission.found)
-        return STORE_ERROR;
     if (!a->clip)
         return STORE_OK;
 
     const struct clip_rec *c = a->clip;
     const char *p3[] = {c->id, c->youtube_video_id, c->performance_date, c->title, c->notes,
-                        c->created_at, contributor.value, submission.value};
+                        c->created_at, sub.contributor_row, sub.row};
     if (track(st, store_exec(st, &ST_INSERT_CLIP, p3, 8, capture_first, &clip)))
         return STORE_ERROR;
     if (clip.found) {
-        const char *p4[] = {clip.value, submission.value};
+        const char *p4[] = {clip.value, sub.row};
         return track(st, store_exec(st, &ST_LINK_CLIP, p4, 2, NULL, NULL)) ? STORE_ERROR : STORE_OK;
     }
-    const char *p5[] = {a->duplicate_error, submission.value};
+    const char *p5[] = {a->duplicate_error, sub.row};
     return track(st, store_exec(st, &ST_MARK_DUPLICATE, p5, 2, NULL, NULL)) ? STORE_ERROR
                                                                           : STORE_DUPLICATE;
 }
