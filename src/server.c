@@ -145,19 +145,26 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct exchange *ex, u
     return ok;
 }
 
+/* A response over a malloc'd body it takes ownership of (freed on failure too), or NULL. */
+static struct MHD_Response *owned_response(char *text, size_t len, const char *content_type)
+{
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(r, "Content-Type", content_type);
+    return r;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchange *ex,
                                      struct response *res)
 {
     size_t len = 0;
-    char *text = jw_finish(&res->body, &len);
-    if (!text)
-        return MHD_NO; /* out of memory while rendering: drop the connection */
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
+    char *text = jw_finish(&res->body, &len); /* NULL: out of memory while rendering */
+    struct MHD_Response *r = owned_response(text, len, "application/json");
+    if (!r)
+        return MHD_NO; /* drop the connection */
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (res->allow)
         MHD_add_response_header(r, "Allow", res->allow);
@@ -265,12 +272,9 @@ static enum MHD_Result send_redirect_to_https(struct MHD_Connection *conn, struc
     api_error(&res, 301, "MOVED_PERMANENTLY", "Use HTTPS.", NULL);
     size_t len = 0;
     char *text = jw_finish(&res.body, &len);
-    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!r) {
-        free(text);
+    struct MHD_Response *r = owned_response(text, len, "application/json");
+    if (!r)
         return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Location", location);
     return queue(conn, ex, MHD_HTTP_MOVED_PERMANENTLY, r, len);
 }
@@ -279,12 +283,9 @@ static enum MHD_Result send_metrics(struct MHD_Connection *conn, struct exchange
 {
     size_t len = 0;
     char *text = metrics_prometheus(&len);
-    struct MHD_Response *r = text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!r) {
-        free(text);
+    struct MHD_Response *r = owned_response(text, len, "text/plain; version=0.0.4");
+    if (!r)
         return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     return queue(conn, ex, MHD_HTTP_OK, r, len);
 }
