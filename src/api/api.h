@@ -57,8 +57,10 @@ void api_health(const struct request *req, struct response *res);
  * Unknown parameters are ignored; a known one given twice is a 400 (filled into res). */
 bool api_query(const struct request *req, const char *const *names, const char **values, int n,
                struct response *res);
-/* A YYYY-MM-DD query parameter; on a bad value fills res with the 400 SPEC.md words. */
-bool api_date_param(const char *name, const char *value, long *out, struct response *res);
+/* The `from`/`to` query parameters (YYYY-MM-DD; NULL = absent, which leaves *from and *to as
+ * the caller set them) and from <= to. On a bad value fills res with the 400 SPEC.md words. */
+bool api_date_range(const char *from_text, const char *to_text, long *from, long *to,
+                    struct response *res);
 
 /* Public ids: prefix + 32 lowercase hex digits from the kernel's CSPRNG. */
 #define PUBLIC_ID_LEN 36

@@ -28,12 +28,8 @@ void api_calendar(const struct request *req, struct response *res)
                                                       : "Query parameter 'to' is required.", names[i]);
             return;
         }
-    if (!api_date_param("from", v[0], &from, res) || !api_date_param("to", v[1], &to, res))
+    if (!api_date_range(v[0], v[1], &from, &to, res))
         return;
-    if (from > to) {
-        api_error(res, 400, "BAD_REQUEST", "'from' must not be after 'to'.", "from");
-        return;
-    }
     if (date_days(to) - date_days(from) >= MAX_CALENDAR_DAYS) {
         api_error(res, 400, "BAD_REQUEST", "The calendar range must be at most 400 days.", "to");
         return;

@@ -68,6 +68,7 @@ static void collect(void *ctx, const struct clip_rec *c)
 
 void api_clips_list(const struct request *req, struct response *res)
 {
+    enum { FROM, TO, LIMIT, CURSOR };
     static const char *const names[] = {"from", "to", "limit", "cursor"};
     const char *v[4];
     date_key from = 0, to = 99991231;
@@ -76,19 +77,13 @@ void api_clips_list(const struct request *req, struct response *res)
     const unsigned char *key = (const unsigned char *)req->config->secret_key;
     size_t key_len = req->config->secret_key_len;
 
-    if (!api_query(req, names, v, 4, res) || (v[0] && !api_date_param("from", v[0], &from, res)) ||
-        (v[1] && !api_date_param("to", v[1], &to, res)))
+    if (!api_query(req, names, v, 4, res) || !api_date_range(v[FROM], v[TO], &from, &to, res))
         return;
-    struct { const char *from, *to, *limit, *cursor; } p = {v[0], v[1], v[2], v[3]};
-    if (from > to) {
-        api_error(res, 400, "BAD_REQUEST", "'from' must not be after 'to'.", "from");
-        return;
-    }
-    if (p.limit && !parse_limit(p.limit, &limit)) {
+    if (v[LIMIT] && !parse_limit(v[LIMIT], &limit)) {
         api_error(res, 400, "BAD_REQUEST", "'limit' must be a positive whole number (at most 200 is used).", "limit");
         return;
     }
-    if (p.cursor && !cursor_decode(key, key_len, p.cursor, strlen(p.cursor), after)) {
+    if (v[CURSOR] && !cursor_decode(key, key_len, v[CURSOR], strlen(v[CURSOR]), after)) {
         api_error(res, 400, "BAD_REQUEST", "Invalid cursor", "cursor");
         return;
     }
@@ -97,8 +92,8 @@ void api_clips_list(const struct request *req, struct response *res)
     jw_object_open(pg.w, NULL);
     jw_array_open(pg.w, "items");
     enum store_status rc = req->store
-        ? store_list_clips(req->store, p.from ? p.from : "0001-01-01", p.to ? p.to : "9999-12-31",
-                           p.cursor ? after : NULL, limit + 1, collect, &pg)
+        ? store_list_clips(req->store, v[FROM] ? v[FROM] : "0001-01-01", v[TO] ? v[TO] : "9999-12-31",
+                           v[CURSOR] ? after : NULL, limit + 1, collect, &pg)
         : STORE_UNAVAILABLE;
     if (rc == STORE_NOT_FOUND) { /* signed by us, but its clip is gone (another database?) */
         api_error(res, 400, "BAD_REQUEST", "Invalid cursor", "cursor");

@@ -72,14 +72,26 @@ bool api_query(const struct request *req, const char *const *names, const char *
     return true;
 }
 
-bool api_date_param(const char *name, const char *value, long *out, struct response *res)
+static bool date_param(const char *name, const char *value, long *out, struct response *res)
 {
-    if (date_parse_iso(value, strlen(value), out))
+    if (!value || date_parse_iso(value, strlen(value), out))
         return true;
     char msg[96];
     snprintf(msg, sizeof msg, "Invalid '%s' date format. Expected YYYY-MM-DD", name);
     api_error(res, 400, "BAD_REQUEST", msg, name);
     return false;
+}
+
+bool api_date_range(const char *from_text, const char *to_text, long *from, long *to,
+                    struct response *res)
+{
+    if (!date_param("from", from_text, from, res) || !date_param("to", to_text, to, res))
+        return false;
+    if (*from > *to) {
+        api_error(res, 400, "BAD_REQUEST", "'from' must not be after 'to'.", "from");
+        return false;
+    }
+    return true;
 }
 
 void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1])
