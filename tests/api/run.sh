@@ -4,23 +4,7 @@
 # lints docs/openapi.yaml with an offline OpenAPI 3.1 validator from npm.
 # Extra arguments go to main.py (e.g. `-k cursor`, `--backend sqlite`).
 # Last stdout line: `N passed, M failed[, K skipped]`; exit status non-zero on any failure.
-set -u
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$repo"
-export TIMEWARP_BIN=${TIMEWARP_BIN:-build/asan/timewarp}
-PY=/usr/bin/python3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/timewarp-apirun.XXXXXX")
-child=
-cleanup() {
-  # main.py cleans up its own servers and cluster on SIGTERM; give it the chance.
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$(dirname "$0")/../lib/python-suite.sh" apirun
 
 pass=0; fail=0; skip=0
 add_summary() {  # $1 = log file; a run without a summary line counts as one failure

@@ -3,23 +3,7 @@
 # bounded to 6 minutes in all. Extra arguments go to main.py (e.g. `-k hostile`).
 # Needs: python3, PostgreSQL server binaries, haproxy; wrk is used when present.
 # Last stdout line: `N passed, M failed`; exit status non-zero on any failure.
-set -u
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$repo"
-export TIMEWARP_BIN=${TIMEWARP_BIN:-build/asan/timewarp}
-PY=/usr/bin/python3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/timewarp-attackrun.XXXXXX")
-child=
-cleanup() {
-  # main.py stops its own servers, proxies and cluster on SIGTERM; give it the chance.
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+source "$(dirname "$0")/../lib/python-suite.sh" attackrun
 
 start=$(date +%s)
 timeout -k 30 360 $PY -u tests/attack/main.py "$@" > >(tee "$tmp/attack.log") 2>&1 &
