@@ -12,7 +12,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissi
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
-SRC     := $(wildcard src/*.c src/api/*.c src/domain/*.c src/store/*.c)
+SRC     := $(wildcard src/*.c src/*/*.c)
 APP_SRC := $(filter-out src/main.c,$(SRC))
 MIGRATIONS := $(sort $(wildcard migrations/*/*.sql))
 WEB     := $(sort $(shell find web -type f 2>/dev/null))

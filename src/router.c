@@ -7,17 +7,18 @@ struct route {
     const char *pattern; /* "/clips/{id}": at most one {id}, a whole path segment */
     const char *method;  /* "GET" routes also answer HEAD */
     api_handler handler;
+    unsigned flags;      /* ROUTE_* (router.h) */
 };
 
 static const struct route routes[] = {
-    {"/contributors", "POST", api_contributors_create},
-    {"/submissions", "POST", api_submissions_create},
-    {"/submissions/{id}", "GET", api_submissions_get},
-    {"/clips", "GET", api_clips_list},
-    {"/clips/{id}", "GET", api_clips_get},
-    {"/clips/{id}/neighbors", "GET", api_clips_neighbors},
-    {"/calendar", "GET", api_calendar},
-    {"/health", "GET", api_health},
+    {"/contributors", "POST", api_contributors_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/submissions", "POST", api_submissions_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/submissions/{id}", "GET", api_submissions_get, ROUTE_DATABASE},
+    {"/clips", "GET", api_clips_list, ROUTE_DATABASE},
+    {"/clips/{id}", "GET", api_clips_get, ROUTE_DATABASE},
+    {"/clips/{id}/neighbors", "GET", api_clips_neighbors, ROUTE_DATABASE},
+    {"/calendar", "GET", api_calendar, ROUTE_DATABASE},
+    {"/health", "GET", api_health, ROUTE_DATABASE | ROUTE_HEALTH},
 };
 
 /* Matches `path` (len bytes, trailing slash already removed) against `pattern`. */
@@ -50,7 +51,8 @@ void router_match(const char *method, const char *path, struct route_match *m)
         const struct route *r = &routes[i];
         if (!matches(r->pattern, path, len, m))
             continue;
-        m->is_health = r->handler == api_health;
+        m->flags = r->flags;
+        m->is_health = (r->flags & ROUTE_HEALTH) != 0;
         bool get_like = strcmp(r->method, "GET") == 0;
         if (strcmp(method, r->method) == 0 || (get_like && strcmp(method, "HEAD") == 0))
             m->handler = r->handler;

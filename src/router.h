@@ -10,7 +10,13 @@ struct route_match {
     char id[128];         /* the {id} segment, if the route has one */
     bool has_id;
     bool is_health;       /* exempt from Host checks and quiet in the access log */
+    unsigned flags;       /* ROUTE_* of the matched route */
 };
+
+/* What a route needs, so the HTTP layer can answer without the database where it can. */
+#define ROUTE_DATABASE  1u /* the handler runs on a database worker (it may wait for it) */
+#define ROUTE_JSON_BODY 2u /* takes a JSON body: a wrong Content-Type is refused up front */
+#define ROUTE_HEALTH    4u /* exempt from Host checks and quiet in the access log */
 
 void router_match(const char *method, const char *path, struct route_match *m);
 #endif

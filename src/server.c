@@ -168,6 +168,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct exchang
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (res->allow)
         MHD_add_response_header(r, "Allow", res->allow);
+    for (int i = 0; i < res->header_count; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
     return queue(conn, ex, (unsigned)res->status, r, len);
 }
 
@@ -337,6 +339,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, struct exchange *ex
         .config = cfg,
         .draining = atomic_load(&draining),
         .request_id = ex->request_id,
+        .client_ip = ex->client_ip[0] ? ex->client_ip : NULL,
+        .authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
     };
     const char *q = strchr(ex->uri, '?');
     char *query = strdup(q ? q + 1 : "");

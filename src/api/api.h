@@ -27,13 +27,30 @@ struct request {
     const struct config *config;
     bool draining;            /* shutting down: /health/ reports unavailable */
     const char *request_id;   /* for error log lines */
+    const char *client_ip;    /* resolved through TIMEWARP_TRUSTED_PROXIES (rate limits, logs) */
+    const char *authorization; /* the Authorization header, or NULL */
+};
+
+/* Headers a handler adds beyond the ones every response carries (Retry-After,
+ * WWW-Authenticate, RateLimit, …). */
+#define API_MAX_HEADERS 4
+struct api_header {
+    const char *name;
+    char value[160];
 };
 
 struct response {
     int status;
     struct jw body;    /* the JSON body, written by the handler */
     const char *allow; /* Allow header for 405 */
+    struct api_header headers[API_MAX_HEADERS];
+    int header_count;
 };
+
+/* Adds a header to the response (printf-style value); silently ignored past API_MAX_HEADERS,
+ * which is a programming error caught by the unit tests. */
+void api_add_header(struct response *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 typedef void (*api_handler)(const struct request *req, struct response *res);
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,6 +28,18 @@ void api_error(struct response *res, int status, const char *code, const char *m
     jw_object_close(w);
     jw_object_close(w);
     jw_object_close(w);
+}
+
+void api_add_header(struct response *res, const char *name, const char *fmt, ...)
+{
+    if (res->header_count >= API_MAX_HEADERS)
+        return;
+    struct api_header *h = &res->headers[res->header_count++];
+    h->name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->value, sizeof h->value, fmt, ap);
+    va_end(ap);
 }
 
 void api_store_failure(const struct request *req, struct response *res, enum store_status rc)
