@@ -7,7 +7,7 @@
 #   make fuzz       the libFuzzer targets for 10 minutes each
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libpq libcrypto
+PKGS    := jansson sqlite3 libpq libcrypto
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread

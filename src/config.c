@@ -1,6 +1,7 @@
 /* Environment → struct config. Every rule about settings lives here, so `serve` refusing to
  * start and `check --deploy` listing problems can never disagree. */
 #include "config.h"
+#include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,7 +43,12 @@ static const char *setting(const char *name, config_lookup lookup, void *ctx, ch
         return NULL;
     }
     size_t n = fread(buf, 1, buf_len - 1, f);
+    bool longer = fgetc(f) != EOF;
     fclose(f);
+    if (longer) { /* never cut a secret short without a word */
+        problem(p, "%s: %s holds more than %zu bytes", file_var, path, buf_len - 1);
+        return NULL;
+    }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     buf[n] = '\0';
@@ -82,16 +88,40 @@ static void int_setting(const char *name, const char *v, long min, long max, lon
 }
 
 /* Appends a libpq keyword/value pair, copying the value into c->pg_storage. */
-static void pg_param(struct config *c, size_t *used, int *n, const char *key, const char *value)
+static void pg_param(struct config *c, size_t *used, int *n, const char *key, const char *value,
+                     struct config_problems *p)
 {
     size_t len = strlen(value) + 1;
-    if (*n >= 9 || *used + len > sizeof c->pg_storage)
+    if (*n >= CONFIG_MAX_PG_PARAMS - 1 || *used + len > sizeof c->pg_storage) {
+        problem(p, "the PostgreSQL settings are too long (at most %zu bytes in all)",
+                sizeof c->pg_storage);
         return;
+    }
     memcpy(c->pg_storage + *used, value, len);
     c->pg.keys[*n] = key;
     c->pg.values[*n] = c->pg_storage + *used;
     *used += len;
     (*n)++;
+}
+
+/* Settings Time Warp makes itself (its time budget, dates in ISO, UTC): a DATABASE_URL that
+ * sets them would be silently overridden, so it is refused instead, naming the setting. */
+static void refuse_url_overrides(const char *url, struct config_problems *p)
+{
+    static const char *const ours[] = {"connect_timeout", "application_name", "options",
+                                       "keepalives", "keepalives_idle", "keepalives_interval",
+                                       "keepalives_count", "tcp_user_timeout"};
+    const char *q = strchr(url, '?');
+    while (q) {
+        q++;
+        size_t key_len = strcspn(q, "=&");
+        for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+            if (strlen(ours[i]) == key_len && strncmp(q, ours[i], key_len) == 0)
+                problem(p, "DATABASE_URL sets '%s', which Time Warp sets itself (use "
+                           "TIMEWARP_DB_TIMEOUT for the time budget); remove it from the URL",
+                        ours[i]);
+        q = strchr(q, '&');
+    }
 }
 
 static void set_data_dir_from(struct config *c, const char *sqlite_path)
@@ -107,7 +137,7 @@ static void set_data_dir_from(struct config *c, const char *sqlite_path)
 
 static void load_database(struct config *c, config_lookup lookup, void *ctx, struct config_problems *p)
 {
-    char buf[1024];
+    char buf[2048];
     size_t used = 0;
     int n = 0;
     const char *url = setting("DATABASE_URL", lookup, ctx, buf, sizeof buf, p);
@@ -120,7 +150,8 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
             sqlite_path = url + 10; /* "sqlite:////abs" leaves "/abs", "sqlite:///rel" leaves "rel" */
         } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
             c->engine = DB_POSTGRES;
-            pg_param(c, &used, &n, "dbname", url); /* libpq expands a URI given as dbname */
+            refuse_url_overrides(url, p);
+            pg_param(c, &used, &n, "dbname", url, p); /* libpq expands a URI given as dbname */
         } else {
             problem(p, "DATABASE_URL must start with sqlite:/// or postgres:// (got a '%.*s' URL)",
                     (int)strcspn(url, ":"), url);
@@ -131,15 +162,15 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
             const char *v;
             c->engine = DB_POSTGRES;
             if ((v = lookup("DB_HOST", ctx)))
-                pg_param(c, &used, &n, "host", v);
+                pg_param(c, &used, &n, "host", v, p);
             if ((v = lookup("DB_PORT", ctx)))
-                pg_param(c, &used, &n, "port", v);
+                pg_param(c, &used, &n, "port", v, p);
             if ((v = lookup("DB_NAME", ctx)))
-                pg_param(c, &used, &n, "dbname", v);
+                pg_param(c, &used, &n, "dbname", v, p);
             if ((v = lookup("DB_USER", ctx)))
-                pg_param(c, &used, &n, "user", v);
+                pg_param(c, &used, &n, "user", v, p);
             if ((v = setting("DB_PASSWORD", lookup, ctx, pw, sizeof pw, p)))
-                pg_param(c, &used, &n, "password", v);
+                pg_param(c, &used, &n, "password", v, p);
         } else if (strstr(engine, "sqlite")) {
             const char *name = lookup("DB_NAME", ctx);
             if (name && *name)
@@ -149,11 +180,28 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
         }
     }
     if (c->engine == DB_POSTGRES) {
-        /* Fail fast instead of hanging a worker when the database is unreachable. */
-        pg_param(c, &used, &n, "connect_timeout", "5");
-        pg_param(c, &used, &n, "application_name", "timewarp");
+        /* The time budget, on the server and on the wire (SPEC.md "Database time budget"):
+         * a statement or lock wait longer than it is cancelled by the server; keepalives and
+         * tcp_user_timeout notice a dead peer within it (the driver's own deadline covers a
+         * peer that still acknowledges but never answers). connect_timeout counts whole
+         * seconds, at least 2 (libpq); the driver bounds connecting more tightly itself. */
+        char v[256];
+        int ms = c->db_timeout_ms, secs = (ms + 999) / 1000;
+        snprintf(v, sizeof v, "%d", secs < 2 ? 2 : secs);
+        pg_param(c, &used, &n, "connect_timeout", v, p);
+        pg_param(c, &used, &n, "application_name", "timewarp", p);
+        pg_param(c, &used, &n, "keepalives", "1", p);
+        snprintf(v, sizeof v, "%d", secs);
+        pg_param(c, &used, &n, "keepalives_idle", v, p);
+        pg_param(c, &used, &n, "keepalives_interval", "1", p);
+        pg_param(c, &used, &n, "keepalives_count", "2", p);
+        snprintf(v, sizeof v, "%d", ms);
+        pg_param(c, &used, &n, "tcp_user_timeout", v, p);
         /* Dates must come back as YYYY-MM-DD whatever the server's defaults are. */
-        pg_param(c, &used, &n, "options", "-c DateStyle=ISO,YMD -c TimeZone=UTC");
+        snprintf(v, sizeof v,
+                 "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=%d -c lock_timeout=%d "
+                 "-c idle_in_transaction_session_timeout=%d", ms, ms, 2 * ms);
+        pg_param(c, &used, &n, "options", v, p);
         snprintf(c->data_dir, sizeof c->data_dir, "data");
     } else {
         snprintf(c->sqlite_path, sizeof c->sqlite_path, "%s", sqlite_path);
@@ -211,16 +259,38 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
         problem(p, "TIMEWARP_ENV must be development or production (got '%s')", v);
     bool production_rules = c->env == ENV_PRODUCTION || deploy_checks;
 
+    /* Seconds, fractions allowed ("0.5"): the whole time a request may wait for the database. */
+    v = lookup("TIMEWARP_DB_TIMEOUT", ctx);
+    c->db_timeout_ms = 2000;
+    if (v) {
+        char *end;
+        errno = 0;
+        double secs = strtod(v, &end);
+        if (errno || end == v || *end || !(secs >= 0.1 && secs <= 60))
+            problem(p, "TIMEWARP_DB_TIMEOUT must be a number of seconds from 0.1 to 60 (got '%s')", v);
+        else
+            c->db_timeout_ms = (int)(secs * 1000 + 0.5);
+    }
+
     load_database(c, lookup, ctx, p);
 
     v = lookup("HOST", ctx);
     snprintf(c->host, sizeof c->host, "%s", v && *v ? v : "0.0.0.0");
+    {
+        struct in6_addr a6;
+        struct in_addr a4;
+        if (inet_pton(AF_INET, c->host, &a4) != 1 && inet_pton(AF_INET6, c->host, &a6) != 1)
+            problem(p, "HOST must be an IPv4 or IPv6 address, such as 0.0.0.0 or :: (got '%.200s')",
+                    c->host);
+    }
     int_setting("PORT", lookup("PORT", ctx), 1, 65535, 8000, &n, p);
     c->port = (int)n;
 
     v = setting("SECRET_KEY", lookup, ctx, buf, sizeof buf, p);
-    if (v && *v) {
-        c->secret_key_len = strlen(v) < sizeof c->secret_key ? strlen(v) : sizeof c->secret_key - 1;
+    if (v && strlen(v) >= sizeof c->secret_key) {
+        problem(p, "SECRET_KEY is longer than %zu characters", sizeof c->secret_key - 1);
+    } else if (v && *v) {
+        c->secret_key_len = strlen(v);
         memcpy(c->secret_key, v, c->secret_key_len);
         if (production_rules && secret_key_is_weak(c->secret_key, c->secret_key_len))
             problem(p, "SECRET_KEY is weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)");

@@ -12,9 +12,10 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 #define CONFIG_MAX_HOSTS 32
 
 /* PostgreSQL connection settings as libpq keyword/value pairs (dbname may be a full URI). */
+#define CONFIG_MAX_PG_PARAMS 20
 struct pg_params {
-    const char *keys[10];
-    const char *values[10];
+    const char *keys[CONFIG_MAX_PG_PARAMS];
+    const char *values[CONFIG_MAX_PG_PARAMS];
 };
 
 struct config {
@@ -22,7 +23,8 @@ struct config {
     enum db_engine engine;
     char sqlite_path[1024];
     struct pg_params pg;
-    char pg_storage[2048]; /* backing store for pg.values */
+    char pg_storage[4096]; /* backing store for pg.values */
+    int db_timeout_ms;     /* TIMEWARP_DB_TIMEOUT: the database time budget of a request */
     char data_dir[1024];   /* where development keeps its generated secret key */
     char host[256];
     int port;

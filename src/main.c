@@ -2,7 +2,7 @@
  *   timewarp serve              serve HTTP on HOST:PORT
  *   timewarp migrate [--to N]   apply pending migrations, or roll back to version N
  *   timewarp check [--deploy]   validate the configuration and list every problem
- *   timewarp healthcheck        probe the local server's /health/ (exit 0 when healthy)
+ *   timewarp healthcheck        probe the local server's /health/live (exit 0 when it serves)
  * Configuration comes from the environment only (see README.md). */
 #include "config.h"
 #include "log.h"
@@ -110,7 +110,7 @@ static int cmd_healthcheck(const struct config *c)
             close(fd);
         return 1;
     }
-    static const char req[] = "GET /health/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    static const char req[] = "GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     char buf[64] = {0};
     size_t got = 0;
     struct pollfd pfd = {fd, POLLIN, 0};

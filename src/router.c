@@ -19,6 +19,7 @@ static const struct route routes[] = {
     {"/clips/{id}/neighbors", "GET", api_clips_neighbors, ROUTE_DATABASE},
     {"/calendar", "GET", api_calendar, ROUTE_DATABASE},
     {"/health", "GET", api_health, ROUTE_DATABASE | ROUTE_HEALTH},
+    {"/health/live", "GET", api_health_live, ROUTE_HEALTH},
 };
 
 /* Matches `path` (len bytes, trailing slash already removed) against `pattern`. */

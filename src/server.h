@@ -1,5 +1,5 @@
-/* The HTTP server: libmicrohttpd wiring, per-worker database connections, request limits,
- * access log and graceful shutdown. */
+/* The HTTP server (src/http/): listening, the I/O threads, the database workers, graceful
+ * shutdown. */
 #ifndef TIMEWARP_SERVER_H
 #define TIMEWARP_SERVER_H
 #include "config.h"

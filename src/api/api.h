@@ -1,4 +1,4 @@
-/* What handlers see: a parsed request in, a status and JSON body out. No libmicrohttpd here,
+/* What handlers see: a parsed request in, a status and JSON body out. No HTTP layer here,
  * so handlers can be called and tested without a socket. */
 #ifndef TIMEWARP_API_H
 #define TIMEWARP_API_H
@@ -69,6 +69,7 @@ void api_clips_list(const struct request *req, struct response *res);
 void api_clips_neighbors(const struct request *req, struct response *res);
 void api_calendar(const struct request *req, struct response *res);
 void api_health(const struct request *req, struct response *res);
+void api_health_live(const struct request *req, struct response *res);
 
 /* Reads the query parameters `names` into `values` (NULL when absent, "" for "?key").
  * Unknown parameters are ignored; a known one given twice is a 400 (filled into res). */

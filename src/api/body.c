@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_json_content_type(const char *ct)
+bool body_is_json_content_type(const char *ct)
 {
     size_t n = strlen("application/json");
     if (strncasecmp(ct, "application/json", n) != 0)
@@ -92,7 +92,7 @@ json_t *body_parse(const char *content_type, const char *body, size_t len,
     if (len == 0) {
         obj = json_object(); /* no body at all reads as {}: required fields still apply */
     } else {
-        if (!content_type || !is_json_content_type(content_type)) {
+        if (!content_type || !body_is_json_content_type(content_type)) {
             api_error(res, 415, "UNSUPPORTED_MEDIA_TYPE",
                       "Unsupported media type: send the body as Content-Type: application/json.", NULL);
             return NULL;

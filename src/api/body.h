@@ -30,6 +30,9 @@ extern const struct field_spec submission_fields[SUBMISSION_FIELD_COUNT];
 json_t *body_parse(const char *content_type, const char *body, size_t len,
                    const struct field_spec *specs, size_t nspecs, struct response *res);
 
+/* application/json, with or without parameters such as charset. */
+bool body_is_json_content_type(const char *ct);
+
 /* The field as a C string, or NULL if absent or JSON null. */
 const char *body_string(json_t *obj, const char *name);
 #endif

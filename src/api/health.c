@@ -58,3 +58,14 @@ void api_health(const struct request *req, struct response *res)
     jw_object_close(w);
     jw_object_close(w);
 }
+
+/* GET /health/live: the process serves; the database is not consulted, so a database
+ * failover never makes an orchestrator replace a healthy task (DEPLOYMENT.md). */
+void api_health_live(const struct request *req, struct response *res)
+{
+    struct jw *w = &res->body;
+    res->status = req->draining ? 503 : 200;
+    jw_object_open(w, NULL);
+    jw_string(w, "status", req->draining ? "draining" : "ok");
+    jw_object_close(w);
+}

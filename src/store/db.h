@@ -10,7 +10,14 @@
 enum db_status {
     DB_OK,
     DB_CONFLICT,    /* a unique constraint rejected the write */
-    DB_UNAVAILABLE, /* the database cannot be reached or is busy: worth a retry later */
+    DB_NOT_SENT,    /* the connection was unusable before the statement reached the
+                     * database: it cannot have had an effect, so it may be retried */
+    DB_UNAVAILABLE, /* the connection failed or the database did not answer in time after
+                     * the statement was sent: it may have had an effect, never retried */
+    DB_BUSY,        /* the database is up but did not finish in time (a lock wait, a slow
+                     * statement): nothing done, answered 503 */
+    DB_RETRY,       /* a serialization failure or deadlock: the transaction was rolled
+                     * back whole and may be run again */
     DB_ERROR,       /* anything else: a bug or a schema problem */
 };
 
@@ -33,6 +40,9 @@ struct db_driver {
     void (*disconnect)(void *conn);
     /* Re-establishes a broken connection; true when it is usable again. */
     bool (*reconnect)(void *conn);
+    /* Every later call on conn returns (DB_BUSY or DB_UNAVAILABLE) by this CLOCK_MONOTONIC
+     * time in microseconds; connecting is bounded by the configured budget. */
+    void (*set_deadline)(void *conn, long long deadline_us);
     enum db_status (*exec)(void *conn, const struct db_stmt *st, const char *const *params,
                            int nparams, db_row_fn on_row, void *ctx);
     /* Runs one or more parameterless statements (transaction control, migrations). */

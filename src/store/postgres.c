@@ -1,19 +1,35 @@
-/* PostgreSQL driver over libpq: one connection per worker thread, statements prepared on
+/* PostgreSQL driver over libpq: one connection per database worker, statements prepared on
  * first use, and a broken connection re-established on the next request so the service
- * recovers from a database restart without restarting itself. */
+ * recovers from a database restart without restarting itself.
+ *
+ * Everything runs on libpq's non-blocking interface with poll(2) against the task's
+ * deadline: a database that stops answering (a failover, a black-holed network) costs at
+ * most the time budget, never the kernel's retransmission timeout. Server-side timeouts
+ * (statement, lock, idle in transaction) and TCP keepalives are set in config.c. */
 #include "store/db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct pg_conn {
     PGconn *pg;
     const struct config *cfg;
     bool prepared[DB_MAX_STMTS];
+    long long deadline_us; /* of the current task; 0 = only the configured budget */
     char error[512];
 };
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void set_error(struct pg_conn *c, const char *what, const char *detail)
 {
@@ -35,10 +51,71 @@ static enum db_status classify(struct pg_conn *c, PGresult *res, const char *wha
         return DB_UNAVAILABLE; /* no server answer at all */
     if (strcmp(state, "23505") == 0)
         return DB_CONFLICT;
-    /* 08: connection exceptions; 57P: operator intervention (shutdown); 53: resources. */
-    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0)
+    /* 40001 serialization failure, 40P01 deadlock: the transaction is rolled back whole. */
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return DB_RETRY;
+    /* 57014 statement_timeout, 55P03 lock_timeout, 53: out of resources. */
+    if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 || strncmp(state, "53", 2) == 0)
+        return DB_BUSY;
+    /* 08: connection exceptions; 57P: operator intervention (shutdown, failover). */
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
         return DB_UNAVAILABLE;
     return DB_ERROR;
+}
+
+/* Waits until the socket is ready or the deadline passes: 1 ready, 0 timed out, -1 error. */
+static int wait_socket(PGconn *pg, bool for_write, long long deadline_us)
+{
+    for (;;) {
+        long long left = deadline_us - now_us();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {PQsocket(pg), for_write ? POLLOUT : POLLIN, 0};
+        if (p.fd < 0)
+            return -1;
+        int r = poll(&p, 1, (int)((left + 999) / 1000));
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static long long budget_deadline(const struct pg_conn *c)
+{
+    return now_us() + (long long)c->cfg->db_timeout_ms * 1000;
+}
+
+/* Connects without blocking past the budget (libpq's connect_timeout counts whole seconds
+ * per host and only while connecting the socket). */
+static PGconn *connect_within(const struct config *cfg, long long deadline_us, char *err,
+                              size_t err_len)
+{
+    PGconn *pg = PQconnectStartParams(cfg->pg.keys, cfg->pg.values, 1);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (pg && PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int r = wait_socket(pg, st == PGRES_POLLING_WRITING, deadline_us);
+        if (r <= 0) {
+            snprintf(err, err_len, "cannot connect to PostgreSQL: %s",
+                     r == 0 ? "no answer within the database time budget" : "socket error");
+            PQfinish(pg);
+            return NULL;
+        }
+        st = PQconnectPoll(pg);
+    }
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        /* libpq's message names host and port but never the password. */
+        snprintf(err, err_len, "cannot connect to PostgreSQL: %s",
+                 pg ? PQerrorMessage(pg) : "out of memory");
+        size_t n = strlen(err);
+        while (n > 0 && err[n - 1] == '\n')
+            err[--n] = '\0';
+        PQfinish(pg);
+        return NULL;
+    }
+    PQsetnonblocking(pg, 1); /* so no send can block past the deadline either */
+    return pg;
 }
 
 static void *pg_connect(const struct config *cfg, char *err, size_t err_len)
@@ -49,15 +126,8 @@ static void *pg_connect(const struct config *cfg, char *err, size_t err_len)
         return NULL;
     }
     c->cfg = cfg;
-    c->pg = PQconnectdbParams(cfg->pg.keys, cfg->pg.values, 1);
-    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-        /* libpq's message names host and port but never the password. */
-        snprintf(err, err_len, "cannot connect to PostgreSQL: %s",
-                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
-        size_t n = strlen(err);
-        while (n > 0 && err[n - 1] == '\n')
-            err[--n] = '\0';
-        PQfinish(c->pg);
+    c->pg = connect_within(cfg, budget_deadline(c), err, err_len);
+    if (!c->pg) {
         free(c);
         return NULL;
     }
@@ -76,13 +146,72 @@ static void pg_disconnect(void *conn)
 static bool pg_reconnect(void *conn)
 {
     struct pg_conn *c = conn;
-    PQreset(c->pg);
+    PQfinish(c->pg); /* non-blocking: a dead peer cannot hold us here */
     memset(c->prepared, 0, sizeof c->prepared); /* a new session has no prepared statements */
-    if (PQstatus(c->pg) != CONNECTION_OK) {
-        set_error(c, "reconnect", PQerrorMessage(c->pg));
-        return false;
+    long long deadline = budget_deadline(c);
+    if (c->deadline_us && c->deadline_us < deadline)
+        deadline = c->deadline_us;
+    c->pg = connect_within(c->cfg, deadline, c->error, sizeof c->error);
+    return c->pg != NULL;
+}
+
+static void pg_set_deadline(void *conn, long long deadline_us)
+{
+    ((struct pg_conn *)conn)->deadline_us = deadline_us;
+}
+
+static long long call_deadline(const struct pg_conn *c)
+{
+    return c->deadline_us ? c->deadline_us : budget_deadline(c);
+}
+
+/* After a send: flushes the query, then hands every result to `on_result` (rows one at a
+ * time in single-row mode) until libpq has no more. */
+typedef enum db_status (*pg_result_fn)(struct pg_conn *c, PGresult *res, void *ctx);
+
+static enum db_status collect(struct pg_conn *c, pg_result_fn on_result, void *ctx)
+{
+    long long deadline = call_deadline(c);
+    int f;
+    while ((f = PQflush(c->pg)) == 1)
+        if (wait_socket(c->pg, true, deadline) <= 0)
+            goto no_answer;
+    if (f < 0)
+        return classify(c, NULL, "send");
+    enum db_status rc = DB_OK;
+    for (;;) {
+        while (PQisBusy(c->pg)) {
+            if (wait_socket(c->pg, false, deadline) <= 0)
+                goto no_answer;
+            if (!PQconsumeInput(c->pg))
+                return classify(c, NULL, "receive");
+        }
+        PGresult *res = PQgetResult(c->pg);
+        if (!res)
+            return rc;
+        enum db_status r = on_result(c, res, ctx);
+        if (rc == DB_OK)
+            rc = r;
+        PQclear(res);
     }
-    return true;
+no_answer:
+    /* The statement may or may not have run; the connection's state is unknown. */
+    set_error(c, "query", "no answer within the database time budget");
+    return DB_UNAVAILABLE;
+}
+
+static enum db_status expect_ok(struct pg_conn *c, PGresult *res, void *ctx)
+{
+    const char *what = ctx;
+    ExecStatusType status = PQresultStatus(res);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? DB_OK : classify(c, res, what);
+}
+
+/* A send that failed before anything reached the server. */
+static enum db_status send_failed(struct pg_conn *c, const char *what)
+{
+    set_error(c, what, PQerrorMessage(c->pg));
+    return PQstatus(c->pg) != CONNECTION_OK ? DB_NOT_SENT : DB_ERROR;
 }
 
 /* Rewrites '?' placeholders as $1, $2, … (our SQL has no '?' inside literals). */
@@ -99,6 +228,29 @@ static void to_dollar_params(const char *sql, char *out, size_t cap)
     out[o] = '\0';
 }
 
+struct row_sink {
+    db_row_fn on_row;
+    void *ctx;
+};
+
+static enum db_status deliver_rows(struct pg_conn *c, PGresult *res, void *ctx)
+{
+    struct row_sink *sink = ctx;
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+        return classify(c, res, "query");
+    int rows = PQntuples(res), ncols = PQnfields(res);
+    const char *cols[16];
+    if (ncols > 16)
+        ncols = 16;
+    for (int r = 0; r < rows && sink->on_row; r++) {
+        for (int i = 0; i < ncols; i++)
+            cols[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+        sink->on_row(sink->ctx, cols, ncols);
+    }
+    return DB_OK;
+}
+
 static enum db_status pg_exec(void *conn, const struct db_stmt *st, const char *const *params,
                               int nparams, db_row_fn on_row, void *ctx)
 {
@@ -108,48 +260,38 @@ static enum db_status pg_exec(void *conn, const struct db_stmt *st, const char *
     if (!c->prepared[st->id]) {
         char sql[2048];
         to_dollar_params(st->sql, sql, sizeof sql);
-        PGresult *res = PQprepare(c->pg, name, sql, 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            enum db_status rc = classify(c, res, "prepare");
-            PQclear(res);
+        if (!PQsendPrepare(c->pg, name, sql, 0, NULL))
+            return send_failed(c, "prepare");
+        enum db_status rc = collect(c, expect_ok, "prepare");
+        if (rc == DB_UNAVAILABLE)
+            return DB_NOT_SENT; /* only the PREPARE was lost: the statement never ran */
+        if (rc != DB_OK)
             return rc;
-        }
-        PQclear(res);
         c->prepared[st->id] = true;
     }
-    PGresult *res = PQexecPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus(res);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-        enum db_status rc = classify(c, res, "query");
-        PQclear(res);
-        return rc;
-    }
-    int rows = PQntuples(res), ncols = PQnfields(res);
-    const char *cols[16];
-    if (ncols > 16)
-        ncols = 16;
-    for (int r = 0; r < rows && on_row; r++) {
-        for (int i = 0; i < ncols; i++)
-            cols[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
-        on_row(ctx, cols, ncols);
-    }
-    PQclear(res);
-    return DB_OK;
+    if (!PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0))
+        return send_failed(c, "query");
+    /* Rows arrive one at a time, so a page never sits whole in libpq's memory too. */
+    PQsetSingleRowMode(c->pg);
+    struct row_sink sink = {on_row, ctx};
+    return collect(c, deliver_rows, &sink);
 }
 
 static enum db_status pg_exec_script(void *conn, const char *sql)
 {
     struct pg_conn *c = conn;
-    PGresult *res = PQexec(c->pg, sql);
-    ExecStatusType status = PQresultStatus(res);
-    enum db_status rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK
-                            ? DB_OK
-                            : classify(c, res, "script");
-    PQclear(res);
-    return rc;
+    if (!PQsendQuery(c->pg, sql))
+        return send_failed(c, "script");
+    return collect(c, expect_ok, "script");
 }
 
-static enum db_status pg_begin_write(void *conn) { return pg_exec_script(conn, "BEGIN"); }
+/* READ COMMITTED stated, not inherited: under a server default of REPEATABLE READ, the
+ * duplicate check (INSERT … ON CONFLICT DO NOTHING) would fail with a serialization error
+ * instead of seeing the committed row. */
+static enum db_status pg_begin_write(void *conn)
+{
+    return pg_exec_script(conn, "BEGIN ISOLATION LEVEL READ COMMITTED");
+}
 
 static enum db_status pg_end_write(void *conn, bool commit)
 {
@@ -164,6 +306,7 @@ const struct db_driver db_postgres_driver = {
     .connect = pg_connect,
     .disconnect = pg_disconnect,
     .reconnect = pg_reconnect,
+    .set_deadline = pg_set_deadline,
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .last_error = pg_last_error,

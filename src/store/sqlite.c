@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* One writer at a time within this process. Threads then wait on a mutex and are woken the
  * moment the writer commits, instead of in SQLite's busy handler, which polls with sleeps of
@@ -18,21 +19,57 @@ static pthread_mutex_t process_writer = PTHREAD_MUTEX_INITIALIZER;
 
 struct sqlite_conn {
     sqlite3 *db;
+    const struct config *cfg;
     bool writing; /* holds process_writer */
+    long long deadline_us; /* of the current task */
+    bool timed_out;        /* the progress handler interrupted a statement at the deadline */
     sqlite3_stmt *cache[DB_MAX_STMTS];
     char error[512];
 };
 
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static enum db_status classify(struct sqlite_conn *c, int rc)
 {
-    snprintf(c->error, sizeof c->error, "sqlite: %s", sqlite3_errmsg(c->db));
+    snprintf(c->error, sizeof c->error, "sqlite: %s",
+             c->timed_out ? "interrupted at the database time budget" : sqlite3_errmsg(c->db));
     switch (rc & 0xff) {
     case SQLITE_CONSTRAINT: return DB_CONFLICT;
-    /* Still locked after the busy timeout, or the file went away: try again later. */
-    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_FULL:
-        return DB_UNAVAILABLE;
+    /* Still locked at the deadline, or interrupted there: the database is up, only busy. */
+    case SQLITE_BUSY: case SQLITE_LOCKED: case SQLITE_INTERRUPT:
+        return DB_BUSY;
+    /* The file went away or the disk is full: nothing was written; try again later. */
+    case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_FULL:
+        return DB_BUSY;
     default: return DB_ERROR;
     }
+}
+
+/* Called every few thousand virtual-machine steps: a statement still running at the task's
+ * deadline is interrupted (SQLITE_INTERRUPT), so no query outlives the time budget. */
+static int past_deadline(void *arg)
+{
+    struct sqlite_conn *c = arg;
+    if (c->deadline_us && now_us() >= c->deadline_us) {
+        c->timed_out = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void sqlite_set_deadline(void *conn, long long deadline_us)
+{
+    struct sqlite_conn *c = conn;
+    c->deadline_us = deadline_us;
+    c->timed_out = false;
+    /* Lock waits (another process's writer) end at the deadline too. */
+    long long left_ms = (deadline_us - now_us()) / 1000;
+    sqlite3_busy_timeout(c->db, left_ms > 0 ? (int)left_ms : 1);
 }
 
 static bool make_parent_dir(const char *path, char *err, size_t err_len)
@@ -68,8 +105,11 @@ static void *sqlite_connect(const struct config *cfg, char *err, size_t err_len)
         free(c);
         return NULL;
     }
-    /* Writers wait for each other (up to 5 s) instead of failing with "database is locked". */
-    sqlite3_busy_timeout(c->db, 5000);
+    c->cfg = cfg;
+    /* Writers wait for each other (up to the time budget; per task, see set_deadline)
+     * instead of failing at once with "database is locked". */
+    sqlite3_busy_timeout(c->db, cfg->db_timeout_ms);
+    sqlite3_progress_handler(c->db, 4000, past_deadline, c);
     /* WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
      * committed transaction across a crash of this process (kill -9); only an OS crash or
      * power loss can lose the last commits. Production runs on PostgreSQL. */
@@ -150,10 +190,34 @@ static enum db_status sqlite_exec_script(void *conn, const char *sql)
     return rc == SQLITE_OK ? DB_OK : classify(c, rc);
 }
 
+/* Takes the in-process writer lock, waiting no later than the task's deadline. */
+static bool lock_writer(struct sqlite_conn *c)
+{
+    if (!c->deadline_us) {
+        pthread_mutex_lock(&process_writer);
+        return true;
+    }
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs); /* pthread_mutex_timedlock counts in CLOCK_REALTIME */
+    long long left = c->deadline_us - now_us();
+    if (left < 0)
+        left = 0;
+    abs.tv_sec += (time_t)(left / 1000000);
+    abs.tv_nsec += (long)(left % 1000000) * 1000;
+    if (abs.tv_nsec >= 1000000000L) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000L;
+    }
+    return pthread_mutex_timedlock(&process_writer, &abs) == 0;
+}
+
 static enum db_status sqlite_begin_write(void *conn)
 {
     struct sqlite_conn *c = conn;
-    pthread_mutex_lock(&process_writer);
+    if (!lock_writer(c)) {
+        snprintf(c->error, sizeof c->error, "sqlite: another write held the lock past the time budget");
+        return DB_BUSY;
+    }
     /* IMMEDIATE takes the write lock up front, so the busy timeout applies; a deferred
      * transaction that upgrades later fails at once with SQLITE_BUSY instead of waiting. */
     enum db_status rc = sqlite_exec_script(c, "BEGIN IMMEDIATE");
@@ -167,9 +231,12 @@ static enum db_status sqlite_begin_write(void *conn)
 static enum db_status sqlite_end_write(void *conn, bool commit)
 {
     struct sqlite_conn *c = conn;
+    long long deadline = c->deadline_us;
+    c->deadline_us = 0; /* ending the transaction is never interrupted */
     enum db_status rc = sqlite_exec_script(c, commit ? "COMMIT" : "ROLLBACK");
     if (!sqlite3_get_autocommit(c->db)) /* COMMIT failed and left it open: undo it */
         sqlite_exec_script(c, "ROLLBACK");
+    c->deadline_us = deadline;
     if (c->writing) {
         c->writing = false;
         pthread_mutex_unlock(&process_writer);
@@ -187,6 +254,7 @@ const struct db_driver db_sqlite_driver = {
     .connect = sqlite_connect,
     .disconnect = sqlite_disconnect,
     .reconnect = sqlite_reconnect,
+    .set_deadline = sqlite_set_deadline,
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,
     .last_error = sqlite_last_error,

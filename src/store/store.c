@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- statements (one dialect: the drivers translate placeholders) ---------------------- */
 
@@ -100,10 +101,46 @@ void store_close(struct store *st)
 
 const char *store_last_error(struct store *st) { return st->drv->last_error(st->conn); }
 
+bool store_is_broken(const struct store *st) { return st->broken; }
+
+bool store_reconnect(struct store *st)
+{
+    if (!st->drv->reconnect(st->conn))
+        return false;
+    st->broken = false;
+    return true;
+}
+
+void store_set_deadline(struct store *st, long long deadline_us)
+{
+    st->deadline_us = deadline_us;
+    st->drv->set_deadline(st->conn, deadline_us);
+}
+
+/* Counts the rows a statement hands up, for the retry rule. */
+struct counted {
+    struct store *st;
+    db_row_fn fn;
+    void *ctx;
+};
+
+static void count_row(void *ctx, const char *const *cols, int ncols)
+{
+    struct counted *c = ctx;
+    c->st->rows_delivered++;
+    c->fn(c->ctx, cols, ncols);
+}
+
 enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,
                           int nparams, db_row_fn fn, void *ctx)
 {
-    enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn, ctx);
+    if (s->id < 0 || s->id >= DB_MAX_STMTS) { /* a programming error, caught by any test */
+        log_eventf(LOG_ERROR, "statement id %d is outside the cache (DB_MAX_STMTS %d)", s->id,
+                   DB_MAX_STMTS);
+        return DB_ERROR;
+    }
+    struct counted c = {st, fn, ctx};
+    enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn ? count_row : NULL, &c);
     if (rc == DB_OK)
         st->statements_done++;
     return rc;
@@ -135,30 +172,47 @@ static enum store_status to_store_status(enum db_status rc)
     switch (rc) {
     case DB_OK: return STORE_OK;
     case DB_CONFLICT: return STORE_DUPLICATE;
-    case DB_UNAVAILABLE: return STORE_UNAVAILABLE;
-    default: return STORE_ERROR;
+    case DB_ERROR: return STORE_ERROR;
+    default: return STORE_UNAVAILABLE; /* not sent, unavailable, busy, retry: a 503 */
     }
 }
 
-/* Runs `op`; if the connection turned out to be broken before any statement succeeded
- * (typically: the database restarted since our last request), reconnects and runs it once
- * more. Once a statement has succeeded, a write may have happened, so it is never repeated. */
+/* Runs `op`, and runs it again only when that cannot repeat an effect or a row:
+ * - the connection turned out to be unusable before the first statement reached the
+ *   database (typically: the database restarted since our last request), or
+ * - the database rolled the whole transaction back (a serialization failure or deadlock)
+ *   and no row has been handed to the caller yet.
+ * A statement that was sent and then lost its answer may have committed: it is never
+ * repeated (503 instead). Retries stay within the task's deadline. */
+#define MAX_ATTEMPTS 3
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static enum store_status with_retry(struct store *st, enum store_status (*op)(struct store *, void *),
                                     void *args)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (st->broken) {
-            if (!st->drv->reconnect(st->conn))
-                return STORE_UNAVAILABLE;
-            st->broken = false;
-        }
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if (st->deadline_us && attempt > 0 && now_us() >= st->deadline_us)
+            break;
+        if (st->broken && !store_reconnect(st))
+            return STORE_UNAVAILABLE;
         st->statements_done = 0;
+        st->rows_delivered = 0;
         st->last_db_status = DB_OK;
         enum store_status rc = op(st, args);
-        if (st->last_db_status != DB_UNAVAILABLE)
+        enum db_status failure = st->last_db_status;
+        if (failure == DB_OK || failure == DB_CONFLICT || failure == DB_ERROR)
             return rc;
-        st->broken = true;
-        if (st->statements_done > 0)
+        if (failure == DB_NOT_SENT || failure == DB_UNAVAILABLE)
+            st->broken = true;
+        bool repeatable = st->rows_delivered == 0 &&
+                          ((failure == DB_NOT_SENT && st->statements_done == 0) || failure == DB_RETRY);
+        if (!repeatable)
             break;
     }
     return STORE_UNAVAILABLE;

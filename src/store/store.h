@@ -34,6 +34,12 @@ struct store;
 
 struct store *store_open(const struct config *c, char *err, size_t err_len);
 void store_close(struct store *st);
+/* The connection was lost (or the database stopped answering): the next operation reconnects,
+ * and the worker pool's breaker counts the database as unreachable. */
+bool store_is_broken(const struct store *st);
+bool store_reconnect(struct store *st);
+/* Every operation from now on ends by this time (CLOCK_MONOTONIC microseconds). */
+void store_set_deadline(struct store *st, long long deadline_us);
 /* The driver's last error text, for logs only (may contain SQL). */
 const char *store_last_error(struct store *st);
 

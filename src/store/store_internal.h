@@ -8,7 +8,10 @@ struct store {
     void *conn;
     bool broken;                   /* reconnect before the next operation */
     int statements_done;           /* in the current operation: decides if a retry is safe */
+    long rows_delivered;           /* in the current operation: a read that emitted rows is
+                                    * never re-run (the caller has rendered them) */
     enum db_status last_db_status; /* first failure in the current operation */
+    long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
 };
 
 /* Driver calls that count successful statements for the retry rule. */

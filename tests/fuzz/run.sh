@@ -68,7 +68,7 @@ declare -A BUILT=()
 for t in "${targets[@]}"; do
   libs=${LIBS[$t]}
   # shellcheck disable=SC2086
-  if $CC $CFLAGS $(pkg-config --cflags $libs libmicrohttpd 2>/dev/null) -o "build/fuzz/fuzz_$t" \
+  if $CC $CFLAGS $(pkg-config --cflags $libs 2>/dev/null) -o "build/fuzz/fuzz_$t" \
         "tests/fuzz/fuzz_$t.c" ${SOURCES[$t]} $( [ -n "$libs" ] && pkg-config --libs $libs ) \
         > "$tmp/build-$t.log" 2>&1; then
     BUILT[$t]=1

@@ -1,0 +1,186 @@
+/* The database worker pool and its circuit breaker (see io.h). */
+#include "store/io.h"
+#include "log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define MAX_WORKERS 256
+#define BACKOFF_MIN_US 250000
+#define BACKOFF_MAX_US 2000000
+
+static const struct config *cfg;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static struct dbio_task *head, *tail; /* the queue, under lock */
+static int queued, queue_cap;
+static bool stopping;
+static pthread_t threads[MAX_WORKERS];
+static int nthreads;
+
+/* The breaker: closed while next_probe_us is 0. When open, tasks are answered without the
+ * database until next_probe_us, then a single worker (the one that wins `probing`) tries. */
+static atomic_llong next_probe_us;
+static atomic_llong backoff_us;
+static atomic_bool probing;
+static atomic_bool reachable = true;
+
+int64_t dbio_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool dbio_database_reachable(void) { return atomic_load(&reachable); }
+
+static void breaker_trip(void)
+{
+    long long b = atomic_load(&backoff_us);
+    b = b ? (b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2) : BACKOFF_MIN_US;
+    atomic_store(&backoff_us, b);
+    atomic_store(&next_probe_us, dbio_now_us() + b);
+    if (atomic_exchange(&reachable, false))
+        log_event(LOG_ERROR, "database unreachable: answering 503 until it is back", NULL);
+}
+
+static void breaker_reset(void)
+{
+    atomic_store(&backoff_us, 0);
+    atomic_store(&next_probe_us, 0);
+    if (!atomic_exchange(&reachable, true))
+        log_event(LOG_INFO, "database reachable again", NULL);
+}
+
+/* May this worker use the database now? Sets *probe when it is the one trying after an
+ * outage. */
+static bool breaker_allows(bool *probe)
+{
+    *probe = false;
+    long long next = atomic_load(&next_probe_us);
+    if (next == 0)
+        return true;
+    if (dbio_now_us() < next)
+        return false;
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&probing, &expected, true))
+        return false;
+    *probe = true;
+    return true;
+}
+
+struct worker {
+    struct store *st;
+};
+
+static struct store *usable_store(struct worker *w, bool probe)
+{
+    if (w->st && !store_is_broken(w->st))
+        return w->st;
+    if (!w->st) {
+        char err[512];
+        w->st = store_open(cfg, err, sizeof err);
+        if (!w->st) {
+            log_eventf(LOG_ERROR, "database connection failed: %s", err);
+            return NULL;
+        }
+        return w->st;
+    }
+    (void)probe;
+    return store_reconnect(w->st) ? w->st : NULL;
+}
+
+static void run_task(struct worker *w, struct dbio_task *t)
+{
+    bool probe = false;
+    struct store *st = NULL;
+    if (dbio_now_us() < t->deadline_us && breaker_allows(&probe)) {
+        st = usable_store(w, probe);
+        if (!st)
+            breaker_trip();
+    }
+    if (st)
+        store_set_deadline(st, t->deadline_us);
+    t->run(t, st);
+    if (st) {
+        if (store_is_broken(st))
+            breaker_trip();
+        else if (probe || !atomic_load(&reachable))
+            breaker_reset();
+    }
+    if (probe)
+        atomic_store(&probing, false);
+    t->done(t);
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    struct worker w = {0};
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        while (!head && !stopping)
+            pthread_cond_wait(&wake, &lock);
+        struct dbio_task *t = head;
+        if (!t) { /* stopping, queue empty */
+            pthread_mutex_unlock(&lock);
+            break;
+        }
+        head = t->next;
+        if (!head)
+            tail = NULL;
+        queued--;
+        pthread_mutex_unlock(&lock);
+        run_task(&w, t);
+    }
+    store_close(w.st);
+    return NULL;
+}
+
+bool dbio_start(const struct config *c)
+{
+    cfg = c;
+    stopping = false;
+    queue_cap = c->max_connections > 0 ? c->max_connections : 1000;
+    nthreads = 0;
+    int want = c->workers < MAX_WORKERS ? c->workers : MAX_WORKERS;
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&threads[i], NULL, worker_main, NULL) != 0) {
+            dbio_stop();
+            return false;
+        }
+        nthreads++;
+    }
+    return true;
+}
+
+bool dbio_submit(struct dbio_task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&lock);
+    bool ok = !stopping && queued < queue_cap;
+    if (ok) {
+        if (tail)
+            tail->next = t;
+        else
+            head = t;
+        tail = t;
+        queued++;
+        pthread_cond_signal(&wake);
+    }
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+void dbio_stop(void)
+{
+    pthread_mutex_lock(&lock);
+    stopping = true;
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    nthreads = 0;
+}

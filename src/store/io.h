@@ -1,0 +1,36 @@
+/* Where database work runs: a pool of database workers, each with its own connection, apart
+ * from the HTTP threads, so a stalled database delays only the requests that need it
+ * (SPEC.md, "Database time budget").
+ *
+ * Every task carries a deadline (queued time + TIMEWARP_DB_TIMEOUT). A worker gives the task
+ * whatever time is left of it, and the drivers enforce it on every call. While the database
+ * is unreachable a circuit breaker shared by all workers answers tasks at once (store NULL),
+ * and one worker at a time probes it again after a backoff (250 ms doubling to 2 s), so an
+ * outage costs fast 503s rather than a connect timeout per request. */
+#ifndef TIMEWARP_STORE_IO_H
+#define TIMEWARP_STORE_IO_H
+#include "config.h"
+#include "store/store.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+struct dbio_task {
+    /* Runs on a worker. `st` is NULL when the database cannot be used within the deadline
+     * (breaker open, connection failed, or the deadline passed while the task queued). */
+    void (*run)(struct dbio_task *t, struct store *st);
+    /* Then called on the same worker; the task belongs to the submitter again. */
+    void (*done)(struct dbio_task *t);
+    int64_t deadline_us; /* CLOCK_MONOTONIC */
+    struct dbio_task *next;
+};
+
+bool dbio_start(const struct config *c);
+/* Queues t; false when the queue is full (answer 503 at once) or the pool is stopped. */
+bool dbio_submit(struct dbio_task *t);
+/* Finishes queued tasks (each still gets done()), stops the workers, closes connections. */
+void dbio_stop(void);
+/* Whether the database answered the last time anyone tried (for metrics). */
+bool dbio_database_reachable(void);
+
+int64_t dbio_now_us(void);
+#endif
