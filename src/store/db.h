@@ -43,6 +43,9 @@ struct db_driver {
     /* Every later call on conn returns (DB_BUSY or DB_UNAVAILABLE) by this CLOCK_MONOTONIC
      * time in microseconds; connecting is bounded by the configured budget. */
     void (*set_deadline)(void *conn, long long deadline_us);
+    /* Between tasks: false when the connection is known dead already (the server closed it,
+     * say on a restart), so it is re-established before a statement is sent on it. */
+    bool (*alive)(void *conn);
     enum db_status (*exec)(void *conn, const struct db_stmt *st, const char *const *params,
                            int nparams, db_row_fn on_row, void *ctx);
     /* Runs one or more parameterless statements (transaction control, migrations). */

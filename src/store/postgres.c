@@ -160,6 +160,18 @@ static void pg_set_deadline(void *conn, long long deadline_us)
     ((struct pg_conn *)conn)->deadline_us = deadline_us;
 }
 
+static bool pg_alive(void *conn)
+{
+    struct pg_conn *c = conn;
+    /* An idle session is sent nothing (we use no LISTEN) unless the server is saying goodbye
+     * (a restart's "terminating connection", then EOF): readable means dead. Looked at
+     * without waiting, once per task. */
+    struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
+    if (p.fd < 0 || PQstatus(c->pg) != CONNECTION_OK)
+        return false;
+    return poll(&p, 1, 0) == 0;
+}
+
 static long long call_deadline(const struct pg_conn *c)
 {
     return c->deadline_us ? c->deadline_us : budget_deadline(c);
@@ -307,6 +319,7 @@ const struct db_driver db_postgres_driver = {
     .disconnect = pg_disconnect,
     .reconnect = pg_reconnect,
     .set_deadline = pg_set_deadline,
+    .alive = pg_alive,
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .last_error = pg_last_error,

@@ -255,6 +255,7 @@ const struct db_driver db_sqlite_driver = {
     .disconnect = sqlite_disconnect,
     .reconnect = sqlite_reconnect,
     .set_deadline = sqlite_set_deadline,
+    .alive = sqlite_reconnect, /* a local file is always there to use */
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,
     .last_error = sqlite_last_error,

@@ -115,6 +115,8 @@ void store_set_deadline(struct store *st, long long deadline_us)
 {
     st->deadline_us = deadline_us;
     st->drv->set_deadline(st->conn, deadline_us);
+    if (!st->broken && !st->drv->alive(st->conn))
+        st->broken = true;
 }
 
 /* Counts the rows a statement hands up, for the retry rule. */
