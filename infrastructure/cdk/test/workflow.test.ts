@@ -147,7 +147,7 @@ describe('deploy workflow', () => {
 });
 
 describe('docker/docker-compose.yml', () => {
-  const compose = parse(readFileSync(join(REPO_ROOT, 'docker', 'docker-compose.yml'), 'utf8'));
+  const compose = parse(readFileSync(join(REPO_ROOT, 'docker', 'docker-compose.yml'), 'utf8'), { merge: true });
 
   test('builds the image once: exactly one service has build:, the other user of timewarp:dev never pulls or builds', () => {
     const users = Object.entries<any>(compose.services).filter(([, s]) => s.image === 'timewarp:dev');
