@@ -66,7 +66,8 @@ export interface StageConfig {
   readonly rotationDays: number;
   /**
    * The first create of the stack: deletion protection (RDS, ALB) off, so that a failed create
-   * can roll back completely and simply be run again. Deploy once more without it afterwards.
+   * can roll back completely and simply be run again, and no task (desired 0), so that nothing
+   * serves before the migration ran. Deploy once more without it afterwards.
    */
   readonly firstDeploy: boolean;
   /** Run the service on Fargate Spot (non-production only: a task can be reclaimed with 2 minutes' notice). */
@@ -265,9 +266,12 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     throw new ConfigError(`context ${stage}:dbInstanceClass must look like t4g.micro, got ${JSON.stringify(dbInstanceClass)}`);
   }
 
-  const minCount = int(node, stage, 'minCount', d.minCount, 1, 100);
+  // The first create runs no task: nothing may serve before the migrate task has run
+  // (docs/DEPLOYMENT.md, "First-time setup"); the next deploy starts the tasks.
+  const firstDeploy = bool(node, stage, 'firstDeploy', false);
+  const minCount = firstDeploy ? 0 : int(node, stage, 'minCount', d.minCount, 1, 100);
   const maxCount = int(node, stage, 'maxCount', d.maxCount, 1, 100);
-  const desiredCount = int(node, stage, 'desiredCount', d.desiredCount, 1, 100);
+  const desiredCount = firstDeploy ? 0 : int(node, stage, 'desiredCount', d.desiredCount, 1, 100);
   if (!(minCount <= desiredCount && desiredCount <= maxCount)) {
     throw new ConfigError(`${stage}: need minCount <= desiredCount <= maxCount, got ${minCount} / ${desiredCount} / ${maxCount}`);
   }
@@ -315,7 +319,7 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     dbMaxAllocatedStorageGiB,
     multiAz,
     deletionProtection: bool(node, stage, 'deletionProtection', d.deletionProtection),
-    firstDeploy: bool(node, stage, 'firstDeploy', false),
+    firstDeploy,
     // RDS allows up to 35 days; fewer than 7 is below what the project promises.
     backupRetentionDays: int(node, stage, 'backupRetentionDays', d.backupRetentionDays, 7, 35),
     natGateways,

@@ -104,7 +104,7 @@ describe('shared stack', () => {
   test('deploy roles: what deploy.sh needs (ListTaskDefinitions for rollback included), nothing broader; only staging pushes', () => {
     const r = roles();
     for (const stage of ['staging', 'production'] as const) {
-      const actions = r[stage].statements.flatMap((s: any) => [].concat(s.Action)).sort();
+      const actions = r[stage].statements.flatMap((s: any): string[] => [].concat(s.Action)).sort();
       for (const forbidden of ['iam:*', 'ecs:*', 'ecr:*', '*', 'ecs:DeleteService', 'rds:*', 'secretsmanager:GetSecretValue']) {
         assert.ok(!actions.includes(forbidden), `${forbidden} is not granted`);
       }
@@ -127,7 +127,7 @@ describe('shared stack', () => {
         assert.ok(actions.includes(needed), `${stage}: ${needed} is granted`);
       }
       assert.equal(actions.includes('ecr:PutImage'), stage === 'staging', `${stage} may push: ${stage === 'staging'}`);
-      const wildcard = r[stage].statements.filter((s: any) => s.Resource === '*').flatMap((s: any) => [].concat(s.Action)).sort();
+      const wildcard = r[stage].statements.filter((s: any) => s.Resource === '*').flatMap((s: any): string[] => [].concat(s.Action)).sort();
       assert.deepEqual(wildcard, ['ecr:GetAuthorizationToken', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:RegisterTaskDefinition']);
     }
   });
@@ -151,7 +151,7 @@ describe('shared stack', () => {
     const scripts = ['deploy.sh', 'migrate.sh'].map((f) => readFileSync(join(REPO_ROOT, 'scripts', f), 'utf8')).join('\n');
     const calls = new Set([...scripts.matchAll(/aws_ (\w+) ([a-z-]+)/g)].map((m) => `${m[1]} ${m[2]}`));
     assert.ok(calls.size >= 10, [...calls].join(', '));
-    const granted = new Set(roles().production.statements.flatMap((s: any) => [].concat(s.Action)));
+    const granted = new Set(roles().production.statements.flatMap((s: any): string[] => [].concat(s.Action)));
     for (const call of calls) {
       assert.ok(map[call], `known call: ${call}`);
       assert.ok(granted.has(map[call]), `${call} needs ${map[call]}`);

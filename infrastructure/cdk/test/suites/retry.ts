@@ -82,4 +82,13 @@ describe('a failed first deploy can be run again', () => {
     assert.deepEqual(protections(BASE_CONTEXT), [true, 'true']);
     assert.deepEqual(protections({ ...BASE_CONTEXT, 'production:firstDeploy': 'true' }), [false, 'false']);
   });
+
+  test('the first create runs no task, so nothing serves before the migration; the next deploy starts them', () => {
+    const first = Template.fromStack(build({ ...BASE_CONTEXT, 'production:firstDeploy': 'true' }, false).stages.production!);
+    assert.equal(only(first, 'AWS::ECS::Service').props.DesiredCount, 0);
+    assert.equal(only(first, 'AWS::ApplicationAutoScaling::ScalableTarget').props.MinCapacity, 0);
+    first.resourceCountIs('AWS::ECS::TaskDefinition', 2); // the migrate task exists to be run
+    const next = Template.fromStack(build(BASE_CONTEXT, false).stages.production!);
+    assert.equal(only(next, 'AWS::ECS::Service').props.DesiredCount, 2);
+  });
 });
