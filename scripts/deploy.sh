@@ -17,19 +17,21 @@ Usage: scripts/deploy.sh [options] STAGE [STEP...]
        scripts/deploy.sh [options] rollback STAGE [TASK_DEFINITION]
 
 Deploy the image TAG to STAGE (staging or production). Steps, in order (all when none given):
-  build    docker build -f docker/Dockerfile, tagged timewarp:TAG
+  build    docker build --platform linux/amd64 -f docker/Dockerfile, tagged timewarp:TAG; refuses
+           a working tree with changes, or a TAG that is not its HEAD commit
   push     push it to the ECR repository "$REPOSITORY" (skipped if TAG is already there: tags are immutable)
   migrate  run 'timewarp migrate' as a one-off task with the new image; stop unless it exits 0
   update   register a serve task definition revision with the new image and point the service at it
   wait     wait for the service to be stable and check the new revision is the one running
            (the deployment circuit breaker rolls back failed deployments: that is a failure here)
-  verify   GET https://DOMAIN/health/ through the load balancer: 200 and "status": "ok"
+  verify   GET https://DOMAIN/health/ (the deep check) through the load balancer: 200 and "status": "ok"
   exists   (not in the default list) fail unless TAG is already in ECR: production promotes
            the image staging verified instead of building it again
 
 current-tag  print the image tag the service runs now (pass it as -c imageTag=... to cdk deploy)
-rollback     point the service at the serve revision before the running one (or TASK_DEFINITION),
-             then wait and verify. Schema rollbacks: scripts/migrate.sh --tag NEW_TAG --to N STAGE
+rollback     point the service at the newest older serve revision whose image differs from the
+             running one (or TASK_DEFINITION), then wait and verify.
+             Schema rollbacks: scripts/migrate.sh --tag NEW_TAG --to N STAGE
 
 Options:
   -t, --tag TAG        image tag (default: the current git commit, git rev-parse HEAD)
@@ -69,7 +71,8 @@ load_outputs() {
   OUT_ServeTaskFamily=$(output ServeTaskFamily)
   OUT_MigrateTaskFamily=$(output MigrateTaskFamily)
   OUT_ContainerName=$(output ContainerName)
-  OUT_PrivateSubnetIds=$(output PrivateSubnetIds)
+  OUT_TaskSubnetIds=$(output TaskSubnetIds)
+  OUT_TaskAssignPublicIp=$(output TaskAssignPublicIp)
   OUT_ServiceSecurityGroupId=$(output ServiceSecurityGroupId)
   OUT_DomainName=$(output DomainName)
   OUT_LogGroupName=$(output LogGroupName)
@@ -105,12 +108,28 @@ primary_task_definition() {
     --query 'services[0].deployments[?status==`PRIMARY`] | [0].taskDefinition' --output text
 }
 
+# The tasks are X86_64 (infrastructure/cdk/lib/timewarp-stack.ts): an image built on an arm64
+# laptop without --platform would not start there, and its immutable tag could never be fixed.
+PLATFORM=linux/amd64
+
+# The tag says which commit the image holds: refuse to build anything else under it.
+check_tree() {
+  local root=$1 head dirty
+  need git
+  head=$(git -C "$root" rev-parse HEAD 2>/dev/null) || die "not a git checkout: cannot tell which commit the image holds"
+  dirty=$(git -C "$root" status --porcelain --untracked-files=normal) || die "git status failed"
+  [[ -z $dirty ]] || die "the working tree has changes; commit or stash them first (an image tagged $TAG must be exactly that commit):
+$dirty"
+  [[ $TAG == "$head" ]] || die "tag $TAG is not the checked-out commit $head: build from a checkout of $TAG"
+}
+
 step_build() {
   need docker
   local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  log "building timewarp:$TAG"
-  docker build -f "$root/docker/Dockerfile" -t "timewarp:$TAG" "$root"
+  check_tree "$root"
+  log "building timewarp:$TAG for $PLATFORM"
+  docker build --platform "$PLATFORM" -f "$root/docker/Dockerfile" -t "timewarp:$TAG" "$root"
 }
 
 step_push() {
@@ -181,15 +200,28 @@ current_tag() {
   printf '%s\n' "${image##*:}"
 }
 
+# The newest ACTIVE serve revision older than RUNNING whose image differs from RUNNING's: the
+# numerically previous revision may hold the same image (an infrastructure deploy, a forced
+# deployment after a rotation), and "rolling back" to it would change nothing.
+previous_release() {
+  local running=$1 revision current arn
+  revision=${running##*:}
+  current=$(image_of "$running" "$OUT_ContainerName")
+  while read -r arn; do
+    [[ -n $arn ]] || continue
+    if [[ $(image_of "$arn" "$OUT_ContainerName") != "$current" ]]; then
+      printf '%s\n' "$arn"
+      return 0
+    fi
+  done < <(aws_ ecs list-task-definitions --family-prefix "$OUT_ServeTaskFamily" --status ACTIVE --sort DESC \
+    --output json | jq -r --argjson r "$revision" '.taskDefinitionArns[] | select((split(":") | last | tonumber) < $r)')
+  die "no ACTIVE revision of $OUT_ServeTaskFamily older than $running runs another image than $current"
+}
+
 rollback() {
-  local target=${1:-} running revision
+  local target=${1:-} running
   running=$(primary_task_definition)
-  if [[ -z $target ]]; then
-    revision=${running##*:}
-    target=$(aws_ ecs list-task-definitions --family-prefix "$OUT_ServeTaskFamily" --status ACTIVE --sort DESC \
-      --output json | jq -r --argjson r "$revision" '.taskDefinitionArns[] | select((split(":") | last | tonumber) < $r)' | head -n 1)
-    [[ -n $target ]] || die "no ACTIVE revision of $OUT_ServeTaskFamily older than $running"
-  fi
+  [[ -n $target ]] || target=$(previous_release "$running")
   log "rolling back $OUT_ServiceName from $running to $target"
   aws_ ecs update-service --cluster "$OUT_ClusterName" --service "$OUT_ServiceName" \
     --task-definition "$target" --query 'service.serviceName' --output text >/dev/null

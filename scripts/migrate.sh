@@ -13,7 +13,7 @@ usage() {
 Usage: scripts/migrate.sh [options] STAGE
 
 Run the migrate task definition of STAGE (staging or production) once, in the
-service's private subnets and security group, wait until it stops and fail
+service's subnets and security group (with a public IP where the stage has no NAT), wait until it stops and fail
 unless the container exited 0 (its last log lines are printed on failure).
 
 Options:
@@ -46,11 +46,11 @@ run_migration() {
     overrides=$(jq -cn --arg c "$OUT_ContainerName" --arg n "$TO" '{containerOverrides: [{name: $c, command: ["migrate", "--to", $n]}]}')
   fi
 
-  local subnets=${OUT_PrivateSubnetIds// /}
+  local subnets=${OUT_TaskSubnetIds// /}
   log "running $task_definition${TO:+ with --to $TO} on $OUT_ClusterName"
   result=$(aws_ ecs run-task --cluster "$OUT_ClusterName" --task-definition "$task_definition" \
     --capacity-provider-strategy capacityProvider=FARGATE,weight=1 --count 1 --started-by timewarp-migrate \
-    --network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$OUT_ServiceSecurityGroupId],assignPublicIp=DISABLED}" \
+    --network-configuration "awsvpcConfiguration={subnets=[$subnets],securityGroups=[$OUT_ServiceSecurityGroupId],assignPublicIp=$OUT_TaskAssignPublicIp}" \
     ${overrides:+--overrides "$overrides"} --output json)
   failures=$(jq -r '.failures // [] | map("\(.arn // "") \(.reason // "")") | join("; ")' <<<"$result")
   task=$(jq -r '.tasks[0].taskArn // empty' <<<"$result")

@@ -15,9 +15,10 @@ suites=(
 # Suites added by later work are listed only when present in this checkout.
 [ -x tests/container/run.sh ] && suites+=("container|bash tests/container/run.sh")
 [ -x infrastructure/cdk/run-tests.sh ] && suites+=("cdk|bash infrastructure/cdk/run-tests.sh")
+[ -x tests/scripts/run.sh ] && suites+=("scripts|bash tests/scripts/run.sh")
 [ -x tests/browser/run.sh ] && suites+=("browser|bash tests/browser/run.sh")
 
-total_pass=0; total_fail=0; total_skip=0; report=()
+total_pass=0; total_fail=0; total_skip=0; report=(); skipped=()
 for entry in "${suites[@]}"; do
   name=${entry%%|*}; cmd=${entry#*|}
   log=build/test-logs/$name.log
@@ -39,12 +40,18 @@ for entry in "${suites[@]}"; do
     fi
   fi
   total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + s))
+  # Never skip silently: name what was skipped (SKIP lines, TAP "# SKIP", "... SKIPPED").
+  if [ "$s" -gt 0 ]; then
+    skipped+=("$name: $(grep -E '^SKIP |# SKIP|^[^ ]+ \.\.\. SKIPPED|^ok .* # skip' "$log" | sed -E 's/^SKIP //' | head -n 30 | paste -sd ',' - | cut -c1-400)")
+  fi
   report+=("$(printf '%-10s %5d passed %4d failed %4d skipped %5ds' "$name" "$p" "$f" "$s" "$secs")")
 done
 
 echo "=== summary"
 printf '%s\n' "${report[@]}"
 if [ "$total_skip" -gt 0 ]; then
+  echo "=== skipped (not run, so not proven here):"
+  printf '  %s\n' "${skipped[@]}"
   echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 else
   echo "$total_pass passed, $total_fail failed"

@@ -22,10 +22,15 @@ export function buildApp(props?: AppProps & { nag?: boolean }): TimeWarpApp {
 
   const githubRepository = app.node.tryGetContext('githubRepository') || undefined;
   const githubOidcProviderArn = app.node.tryGetContext('githubOidcProviderArn') || undefined;
+  const createGithubOidcProvider = String(app.node.tryGetContext('createGithubOidcProvider') ?? 'false');
+  if (createGithubOidcProvider !== 'true' && createGithubOidcProvider !== 'false') {
+    throw new Error(`context createGithubOidcProvider must be true or false, got ${JSON.stringify(createGithubOidcProvider)}`);
+  }
   const shared = new SharedStack(app, stackName('shared'), {
-    description: 'Time Warp: shared image repository and deploy role',
+    description: 'Time Warp: shared image repository and per-stage deploy roles',
     githubRepository,
     githubOidcProviderArn,
+    createGithubOidcProvider: createGithubOidcProvider === 'true',
   });
 
   const stages: Partial<Record<StageName, TimeWarpStack>> = {};

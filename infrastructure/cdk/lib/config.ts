@@ -16,8 +16,21 @@ export type StageName = (typeof STAGES)[number];
 /** Name of the ECR repository shared by both stages (an image is built once, promoted). */
 export const REPOSITORY_NAME = 'timewarp';
 
+/*
+ * Profiles: a set of defaults a stage starts from (context "profile", per stage or global).
+ *   standard  the sizes below: two AZs, NAT gateways, tasks in private subnets
+ *   small     an MVP at the lowest price that keeps every API guarantee but Multi-AZ: one task of
+ *             the smallest Fargate size in one AZ, db.t4g.micro, no NAT gateway (tasks in public
+ *             subnets with a public IP, reachable only from the ALB's security group)
+ */
+export const PROFILES = ['standard', 'small'] as const;
+export type ProfileName = (typeof PROFILES)[number];
+
 export interface StageConfig {
   readonly stage: StageName;
+  readonly profile: ProfileName;
+  /** Value of the metric dimension "Service" and TIMEWARP_SERVICE_NAME: timewarp-STAGE. */
+  readonly serviceName: string;
   /** Public name of the API, e.g. api.example.com: ALB listener rule, ALLOWED_HOSTS, optional DNS record. */
   readonly domainName: string;
   /** ACM certificate (same region as the stack) covering domainName. */
@@ -38,7 +51,25 @@ export interface StageConfig {
   readonly multiAz: boolean;
   readonly deletionProtection: boolean;
   readonly backupRetentionDays: number;
+  /**
+   * 0, 1 or 2. With 0 there are no private subnets with egress: tasks run in the public subnets
+   * with a public IP (the security group still admits only the ALB).
+   */
   readonly natGateways: number;
+  /** Run the tasks (and the single-AZ database) in one availability zone only. */
+  readonly singleAz: boolean;
+  /** Fargate task size of the serve and migrate tasks (CPU units, MiB). */
+  readonly taskCpu: number;
+  readonly taskMemoryMiB: number;
+  /** Alternating-users rotation of the service's database password (Secrets Manager). */
+  readonly rotation: boolean;
+  readonly rotationDays: number;
+  /**
+   * The first create of the stack: deletion protection (RDS, ALB) off, so that a failed create
+   * can roll back completely and simply be run again, and no task (desired 0), so that nothing
+   * serves before the migration ran. Deploy once more without it afterwards.
+   */
+  readonly firstDeploy: boolean;
   /** Run the service on Fargate Spot (non-production only: a task can be reclaimed with 2 minutes' notice). */
   readonly fargateSpot: boolean;
   /** ECS built-in blue/green deployment instead of the default rolling deployment. */
@@ -57,7 +88,7 @@ export interface StageConfig {
   readonly requestsPerTargetPerMinute: number;
 }
 
-type Defaults = Omit<StageConfig, 'stage' | 'domainName' | 'certificateArn' | 'imageTag' | 'hostedZoneId' | 'hostedZoneName' | 'alarmEmail'>;
+type Defaults = Omit<StageConfig, 'stage' | 'profile' | 'serviceName' | 'firstDeploy' | 'domainName' | 'certificateArn' | 'imageTag' | 'hostedZoneId' | 'hostedZoneName' | 'alarmEmail'>;
 
 /* Sizes and protections: the only differences between the two stages. */
 export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
@@ -72,6 +103,11 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     deletionProtection: false,
     backupRetentionDays: 7,
     natGateways: 1,
+    singleAz: false,
+    taskCpu: 256,
+    taskMemoryMiB: 512,
+    rotation: true,
+    rotationDays: 30,
     fargateSpot: true,
     blueGreen: false,
     staticSite: false,
@@ -90,6 +126,11 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     deletionProtection: true,
     backupRetentionDays: 14,
     natGateways: 2,
+    singleAz: false,
+    taskCpu: 256,
+    taskMemoryMiB: 512,
+    rotation: true,
+    rotationDays: 30,
     fargateSpot: false,
     blueGreen: false,
     staticSite: false,
@@ -97,6 +138,34 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     encryptLogs: true,
     requestsPerTargetPerMinute: 3000,
   },
+};
+
+/*
+ * What the small profile changes, for either stage. 256 CPU / 512 MiB is Fargate's smallest
+ * size (the server needs about 15 MB); desired 1 with room for one more during a deploy.
+ * Rotation is off by default: its Lambda needs a Secrets Manager endpoint when there is no NAT
+ * gateway ($7.30/month for one AZ); -c STAGE:rotation=true adds it.
+ */
+export const SMALL_PROFILE: Partial<Defaults> = {
+  desiredCount: 1,
+  minCount: 1,
+  maxCount: 2,
+  dbInstanceClass: 't4g.micro',
+  dbMaxAllocatedStorageGiB: 50,
+  multiAz: false,
+  natGateways: 0,
+  singleAz: true,
+  taskCpu: 256,
+  taskMemoryMiB: 512,
+  fargateSpot: false,
+  rotation: false,
+};
+
+/* Fargate's valid CPU / memory pairs for the sizes this app could use. */
+const FARGATE_SIZES: Record<number, number[]> = {
+  256: [512, 1024, 2048],
+  512: [1024, 2048, 3072, 4096],
+  1024: [2048, 3072, 4096, 5120, 6144, 7168, 8192],
 };
 
 class ConfigError extends Error {}
@@ -166,7 +235,11 @@ export function selectedStages(node: Node): StageName[] {
 }
 
 export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
-  const d = STAGE_DEFAULTS[stage];
+  const profile = (str(node, stage, 'profile') ?? 'standard') as ProfileName;
+  if (!(PROFILES as readonly string[]).includes(profile)) {
+    throw new ConfigError(`context ${stage}:profile must be one of ${PROFILES.join(', ')}, got ${JSON.stringify(profile)}`);
+  }
+  const d: Defaults = { ...STAGE_DEFAULTS[stage], ...(profile === 'small' ? SMALL_PROFILE : {}) };
   const domainName = str(node, stage, 'domainName');
   const certificateArn = str(node, stage, 'certificateArn');
   if (!domainName || !HOSTNAME.test(domainName)) {
@@ -193,9 +266,12 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     throw new ConfigError(`context ${stage}:dbInstanceClass must look like t4g.micro, got ${JSON.stringify(dbInstanceClass)}`);
   }
 
-  const minCount = int(node, stage, 'minCount', d.minCount, 1, 100);
+  // The first create runs no task: nothing may serve before the migrate task has run
+  // (docs/DEPLOYMENT.md, "First-time setup"); the next deploy starts the tasks.
+  const firstDeploy = bool(node, stage, 'firstDeploy', false);
+  const minCount = firstDeploy ? 0 : int(node, stage, 'minCount', d.minCount, 1, 100);
   const maxCount = int(node, stage, 'maxCount', d.maxCount, 1, 100);
-  const desiredCount = int(node, stage, 'desiredCount', d.desiredCount, 1, 100);
+  const desiredCount = firstDeploy ? 0 : int(node, stage, 'desiredCount', d.desiredCount, 1, 100);
   if (!(minCount <= desiredCount && desiredCount <= maxCount)) {
     throw new ConfigError(`${stage}: need minCount <= desiredCount <= maxCount, got ${minCount} / ${desiredCount} / ${maxCount}`);
   }
@@ -203,6 +279,16 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
   const dbMaxAllocatedStorageGiB = int(node, stage, 'dbMaxAllocatedStorageGiB', d.dbMaxAllocatedStorageGiB, 20, 65536);
   if (dbMaxAllocatedStorageGiB < dbAllocatedStorageGiB) {
     throw new ConfigError(`${stage}: dbMaxAllocatedStorageGiB must be >= dbAllocatedStorageGiB`);
+  }
+  const natGateways = int(node, stage, 'natGateways', d.natGateways, 0, 2);
+  const singleAz = bool(node, stage, 'singleAz', d.singleAz);
+  const multiAz = bool(node, stage, 'multiAz', d.multiAz);
+  if (singleAz && multiAz) throw new ConfigError(`${stage}: singleAz and multiAz exclude each other`);
+  if (singleAz && natGateways > 1) throw new ConfigError(`${stage}: singleAz needs at most one NAT gateway`);
+  const taskCpu = int(node, stage, 'taskCpu', d.taskCpu, 256, 1024);
+  const taskMemoryMiB = int(node, stage, 'taskMemoryMiB', d.taskMemoryMiB, 512, 8192);
+  if (!FARGATE_SIZES[taskCpu]?.includes(taskMemoryMiB)) {
+    throw new ConfigError(`${stage}: taskCpu ${taskCpu} / taskMemoryMiB ${taskMemoryMiB} is not a Fargate size`);
   }
   const fargateSpot = bool(node, stage, 'fargateSpot', d.fargateSpot);
   if (stage === 'production' && fargateSpot) {
@@ -220,6 +306,8 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
 
   return {
     stage,
+    profile,
+    serviceName: `timewarp-${stage}`,
     domainName,
     certificateArn,
     imageTag,
@@ -229,11 +317,17 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     dbInstanceClass,
     dbAllocatedStorageGiB,
     dbMaxAllocatedStorageGiB,
-    multiAz: bool(node, stage, 'multiAz', d.multiAz),
+    multiAz,
     deletionProtection: bool(node, stage, 'deletionProtection', d.deletionProtection),
+    firstDeploy,
     // RDS allows up to 35 days; fewer than 7 is below what the project promises.
     backupRetentionDays: int(node, stage, 'backupRetentionDays', d.backupRetentionDays, 7, 35),
-    natGateways: int(node, stage, 'natGateways', d.natGateways, 1, 2),
+    natGateways,
+    singleAz,
+    taskCpu,
+    taskMemoryMiB,
+    rotation: bool(node, stage, 'rotation', d.rotation),
+    rotationDays: int(node, stage, 'rotationDays', d.rotationDays, 1, 365),
     fargateSpot,
     blueGreen: bool(node, stage, 'blueGreen', d.blueGreen),
     staticSite: bool(node, stage, 'staticSite', d.staticSite),

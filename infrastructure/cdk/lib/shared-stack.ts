@@ -1,27 +1,41 @@
 /*
  * Resources both stages share: the ECR repository (an image is built once and
  * promoted from staging to production) and, when a GitHub repository is named,
- * the role the deploy workflow assumes through GitHub's OIDC provider, so the
- * pipeline holds no long-lived AWS keys.
+ * one deploy role per stage that the workflow assumes through GitHub's OIDC
+ * provider, so the pipeline holds no long-lived AWS keys.
  */
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { REPOSITORY_NAME } from './config';
+import { REPOSITORY_NAME, STAGES, type StageName } from './config';
 
 export interface SharedStackProps extends StackProps {
-  /** "owner/name" of the GitHub repository allowed to deploy; no deploy role when absent. */
+  /** "owner/name" of the GitHub repository allowed to deploy; no deploy roles when absent. */
   readonly githubRepository?: string;
-  /** ARN of an existing GitHub OIDC provider in the account (there can be only one per account). */
+  /**
+   * ARN of the account's GitHub OIDC provider. There can be only one per account, so by default
+   * the stack imports the one with the well-known ARN (create it once, see docs/DEPLOYMENT.md).
+   */
   readonly githubOidcProviderArn?: string;
+  /** Create the OIDC provider here instead (only when the account has none). */
+  readonly createGithubOidcProvider?: boolean;
 }
 
-const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+/** The only branch a deploy role accepts; the subject claim carries it (see docs/DEPLOYMENT.md). */
+export const DEPLOY_BRANCH = 'main';
+
+/**
+ * The OIDC subject a deploy job presents once the repository's subject claim is customised to
+ * include the ref (include_claim_keys ["repo", "context", "ref"]): its environment and its branch.
+ */
+export const deploySubject = (repo: string, stage: StageName) =>
+  `repo:${repo}:environment:${stage}:ref:refs/heads/${DEPLOY_BRANCH}`;
 
 export class SharedStack extends Stack {
   readonly repository: ecr.Repository;
-  readonly deployRole?: iam.Role;
+  readonly deployRoles: Partial<Record<StageName, iam.Role>> = {};
 
   constructor(scope: Construct, id: string, props: SharedStackProps = {}) {
     super(scope, id, props);
@@ -32,8 +46,9 @@ export class SharedStack extends Stack {
       // A tag (the git commit) always names the same image, so "roll back to tag X" is exact.
       imageTagMutability: ecr.TagMutability.IMMUTABLE,
       encryption: ecr.RepositoryEncryption.AES_256,
-      // Images are what rollbacks run: never delete them with the stack.
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Images are what rollbacks run: never delete them with the stack. But a failed first
+      // create removes the repository again (RetainExceptOnCreate), so the retry can create it.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       lifecycleRules: [
         {
           rulePriority: 1,
@@ -56,132 +71,107 @@ export class SharedStack extends Stack {
       if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(props.githubRepository)) {
         throw new Error(`context githubRepository must be "owner/name", got ${JSON.stringify(props.githubRepository)}`);
       }
-      this.deployRole = this.githubDeployRole(props.githubRepository, props.githubOidcProviderArn);
+      const providerArn = this.githubOidcProvider(props);
+      for (const stage of STAGES) this.deployRoles[stage] = this.githubDeployRole(props.githubRepository, providerArn, stage);
     }
   }
 
-  private githubDeployRole(repo: string, providerArn?: string): iam.Role {
-    const provider = providerArn
-      ? iam.OidcProviderNative.fromOidcProviderArn(this, 'GithubOidc', providerArn)
-      : new iam.OidcProviderNative(this, 'GithubOidc', {
-          url: `https://${GITHUB_OIDC_HOST}`,
-          clientIds: ['sts.amazonaws.com'],
-        });
+  /* Import the account's provider (its ARN is fixed by its URL), or create it when asked. */
+  private githubOidcProvider(props: SharedStackProps): string {
+    if (props.createGithubOidcProvider) {
+      const provider = new iam.OidcProviderNative(this, 'GithubOidc', {
+        url: `https://${GITHUB_OIDC_HOST}`,
+        clientIds: ['sts.amazonaws.com'],
+      });
+      // Other stacks or tools may trust it later: keep it, except after a failed first create.
+      provider.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
+      return provider.oidcProviderArn;
+    }
+    return props.githubOidcProviderArn ?? `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:oidc-provider/${GITHUB_OIDC_HOST}`;
+  }
 
-    // Only the deploy jobs of this repository, running in a GitHub environment
-    // named after a stage (environments can require a reviewer for production).
-    const role = new iam.Role(this, 'GithubDeployRole', {
-      description: `Assumed by ${repo}'s deploy workflow through GitHub OIDC`,
+  /*
+   * One role per stage. It trusts only jobs of this repository running in the GitHub
+   * environment named after the stage, on main; and it can touch only that stage's stack,
+   * cluster, task definitions, tasks, roles and logs. A staging job (unreviewed) or a
+   * workflow_dispatch from an edited branch can therefore never update production.
+   */
+  private githubDeployRole(repo: string, providerArn: string, stage: StageName): iam.Role {
+    const Stage = stage[0].toUpperCase() + stage.slice(1);
+    const name = `timewarp-${stage}`;
+    const role = new iam.Role(this, `GithubDeployRole${Stage}`, {
+      description: `Assumed by ${repo}'s ${stage} deploy jobs (environment ${stage}, branch ${DEPLOY_BRANCH}) through GitHub OIDC`,
       maxSessionDuration: Duration.hours(1),
-      assumedBy: new iam.WebIdentityPrincipal(provider.oidcProviderArn, {
+      assumedBy: new iam.WebIdentityPrincipal(providerArn, {
         StringEquals: {
           [`${GITHUB_OIDC_HOST}:aud`]: 'sts.amazonaws.com',
-          [`${GITHUB_OIDC_HOST}:sub`]: [`repo:${repo}:environment:staging`, `repo:${repo}:environment:production`],
+          [`${GITHUB_OIDC_HOST}:sub`]: deploySubject(repo, stage),
         },
       }),
     });
 
     const arn = (service: string, resource: string) => `arn:${Aws.PARTITION}:${service}:${Aws.REGION}:${Aws.ACCOUNT_ID}:${resource}`;
-    // Push and pull on this repository (and the account-wide ECR login token, which has no resource).
-    this.repository.grantPullPush(role);
+    // Staging builds and pushes; production only promotes the image staging pushed.
+    if (stage === 'staging') this.repository.grantPullPush(role);
+    else this.repository.grantPull(role);
     this.repository.grant(role, 'ecr:DescribeRepositories', 'ecr:DescribeImages');
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadStackOutputs',
-        actions: ['cloudformation:DescribeStacks'],
-        resources: [arn('cloudformation', 'stack/TimeWarp-*/*')],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'TaskDefinitions',
-        actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-        resources: ['*'],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        // Registering a revision copies the family's tags, which ECS authorizes as TagResource.
-        sid: 'TagNewRevisions',
-        actions: ['ecs:TagResource'],
-        resources: [arn('ecs', 'task-definition/timewarp-*:*')],
-        conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RunMigrations',
-        actions: ['ecs:RunTask'],
-        resources: [arn('ecs', 'task-definition/timewarp-*-migrate:*')],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'WatchTasks',
-        actions: ['ecs:DescribeTasks'],
-        resources: [arn('ecs', 'task/timewarp-*/*')],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'UpdateService',
-        actions: ['ecs:UpdateService', 'ecs:DescribeServices'],
-        resources: [arn('ecs', 'service/timewarp-*/*')],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'PassTaskRoles',
-        actions: ['iam:PassRole'],
-        resources: [`arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/TimeWarp-*`],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadMigrationLogs',
-        actions: ['logs:GetLogEvents'],
-        resources: [arn('logs', 'log-group:/ecs/timewarp-*:log-stream:migrate/*')],
-      }),
-    );
+    const allow = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      role.addToPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    allow('ReadStackOutputs', ['cloudformation:DescribeStacks'], [arn('cloudformation', `stack/TimeWarp-${stage}/*`)]);
+    // No resource-level permissions exist for these (Service Authorization Reference). Registering
+    // a revision of another stage's family is harmless: only this stage's service and tasks run.
+    allow('TaskDefinitions', ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition', 'ecs:ListTaskDefinitions'], ['*']);
+    // Registering a revision copies the family's tags, which ECS authorizes as TagResource.
+    allow('TagNewRevisions', ['ecs:TagResource'], [arn('ecs', `task-definition/${name}-*:*`)], {
+      StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
+    });
+    allow('RunMigrations', ['ecs:RunTask'], [arn('ecs', `task-definition/${name}-migrate:*`)], {
+      ArnEquals: { 'ecs:cluster': arn('ecs', `cluster/${name}`) },
+    });
+    allow('WatchTasks', ['ecs:DescribeTasks'], [arn('ecs', `task/${name}/*`)]);
+    allow('UpdateService', ['ecs:UpdateService', 'ecs:DescribeServices'], [arn('ecs', `service/${name}/*`)]);
+    allow('PassTaskRoles', ['iam:PassRole'], [`arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/TimeWarp-${stage}-*`], {
+      StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+    });
+    allow('ReadMigrationLogs', ['logs:GetLogEvents'], [arn('logs', `log-group:/ecs/${name}:log-stream:migrate/*`)]);
 
     const why = (id: string, reason: string) => Validations.of(role).acknowledge({ id, reason });
     why(
       'AwsSolutions-IAM5[Resource::*]',
-      'ecr:GetAuthorizationToken and ecs:Describe/RegisterTaskDefinition support no resource-level permissions (Service Authorization Reference); everything else is scoped to TimeWarp names.',
+      'ecr:GetAuthorizationToken and ecs:Describe/Register/ListTaskDefinitions support no resource-level permissions (Service Authorization Reference); everything else is scoped to this stage.',
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/TimeWarp-*/*]',
-      'Read-only DescribeStacks on the TimeWarp stacks, whose ids end in a random suffix.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/TimeWarp-${stage}/*]`,
+      `Read-only DescribeStacks on the TimeWarp-${stage} stack, whose id ends in a random suffix.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/timewarp-*-migrate:*]',
-      'RunTask on any revision of the migrate families: the pipeline registers a new revision per deploy.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${name}-migrate:*]`,
+      `RunTask on any revision of the ${name}-migrate family, in the ${name} cluster only: the pipeline registers a new revision per deploy.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/timewarp-*:*]',
-      'TagResource only while registering revisions (condition ecs:CreateAction) of the TimeWarp task definition families.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${name}-*:*]`,
+      `TagResource only while registering revisions (condition ecs:CreateAction) of the ${name} task definition families.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/timewarp-*/*]',
-      'Task ids are random: DescribeTasks on tasks of the TimeWarp clusters only.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${name}/*]`,
+      `Task ids are random: DescribeTasks on tasks of the ${name} cluster only.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/timewarp-*/*]',
-      'Service names are generated by CloudFormation: scoped to services of the TimeWarp clusters.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:service/${name}/*]`,
+      `Service names are generated by CloudFormation: scoped to services of the ${name} cluster.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/TimeWarp-*]',
-      'PassRole for the task and execution roles (names generated with the TimeWarp- stack prefix), only to ecs-tasks.amazonaws.com.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/TimeWarp-${stage}-*]`,
+      `PassRole for the ${stage} task and execution roles (names generated with the TimeWarp-${stage}- stack prefix), only to ecs-tasks.amazonaws.com.`,
     );
     why(
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/ecs/timewarp-*:log-stream:migrate/*]',
-      'Read the migrate task log streams (named after the random task id) to show why a migration failed.',
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/ecs/${name}:log-stream:migrate/*]`,
+      `Read the ${stage} migrate task log streams (named after the random task id) to show why a migration failed.`,
     );
 
-    new CfnOutput(this, 'GithubDeployRoleArn', {
+    new CfnOutput(this, `GithubDeployRoleArn${Stage}`, {
       value: role.roleArn,
-      description: 'Set as the AWS_DEPLOY_ROLE_ARN variable of the GitHub repository',
+      description: `Set as the AWS_DEPLOY_ROLE_ARN_${stage.toUpperCase()} variable of the GitHub repository`,
     });
     return role;
   }

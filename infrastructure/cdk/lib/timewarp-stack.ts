@@ -7,6 +7,8 @@
  * Every cdk-nag finding that is not fixed is acknowledged next to the
  * resource it concerns, with the reason.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   Aws,
   CfnCondition,
@@ -28,8 +30,11 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -47,10 +52,20 @@ export interface TimeWarpStackProps extends StackProps {
   readonly config: StageConfig;
 }
 
+/** Namespace of the server's own metrics (CloudWatch embedded metric format lines in its log). */
+export const APP_NAMESPACE = 'TimeWarp';
+
 /** Name of the container in both task definitions (used by command overrides). */
 export const CONTAINER_NAME = 'timewarp';
 const DB_NAME = 'timewarp';
+/** The RDS master user: owns the schema; only the migrate task and the rotation function use it. */
 const DB_USER = 'timewarp';
+/**
+ * The service's own, limited database user (no DDL): its credentials are the second secret,
+ * ServiceDatabaseSecret, rotated with alternating users (timewarp_app <-> timewarp_app_clone).
+ * The migrate task creates the role and grants it (it gets DB_SERVICE_USER/DB_SERVICE_PASSWORD).
+ */
+export const SERVICE_DB_USER = 'timewarp_app';
 
 function ack(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id: `AwsSolutions-${id}`, reason });
@@ -70,7 +85,9 @@ export class TimeWarpStack extends Stack {
     const key = new kms.Key(this, 'Key', {
       description: `Time Warp ${stage}: CloudWatch Logs and alarm topic`,
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept when the stack goes (logs stay readable), but not after a failed first create:
+      // RetainExceptOnCreate lets that create roll back completely and be run again.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     key.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -92,7 +109,9 @@ export class TimeWarpStack extends Stack {
       }),
     );
     const logKey = cfg.encryptLogs ? key : undefined;
-    const logRemoval = isProduction ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    // Production keeps its logs when the stack is deleted; a failed first create removes them
+    // (RetainExceptOnCreate), so a retry does not meet "log group already exists".
+    const logRemoval = isProduction ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY;
 
     const appLogGroup = new logs.LogGroup(this, 'AppLogGroup', {
       logGroupName: `/ecs/${name}`,
@@ -117,13 +136,17 @@ export class TimeWarpStack extends Stack {
       encryptionKey: logKey,
       removalPolicy: logRemoval,
     });
+    // Two AZs of subnets even for a single-AZ stage: an ALB and an RDS subnet group both need
+    // subnets in two AZs. Without NAT gateways there are no private subnets with egress: the
+    // tasks run in the public subnets with a public IP (and only the ALB may connect to them).
+    const publicTasks = cfg.natGateways === 0;
     const vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(isProduction ? '10.20.0.0/16' : '10.10.0.0/16'),
       maxAzs: 2,
       natGateways: cfg.natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        ...(publicTasks ? [] : [{ name: 'app', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 }]),
         { name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
       // Emptying the default security group takes a custom-resource Lambda; nothing here uses it.
@@ -132,6 +155,11 @@ export class TimeWarpStack extends Stack {
         all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup), trafficType: ec2.FlowLogTrafficType.ALL },
       },
     });
+
+    // Where the tasks (serve and migrate) run: private subnets behind NAT, or public subnets with
+    // a public IP; one AZ only for a single-AZ stage.
+    const candidateSubnets = publicTasks ? vpc.publicSubnets : vpc.privateSubnets;
+    const taskSubnets = cfg.singleAz ? [candidateSubnets[0]] : candidateSubnets;
 
     // Least privilege: internet -> ALB on 443/80, ALB -> tasks on 8000, tasks -> DB on 5432, nothing else in.
     const albSg = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
@@ -155,8 +183,13 @@ export class TimeWarpStack extends Stack {
     serviceSg.addIngressRule(albSg, ec2.Port.tcp(T.CONTAINER_PORT), 'From the ALB only');
     serviceSg.addEgressRule(dbSg, ec2.Port.tcp(5432), 'PostgreSQL');
     // Image pulls (ECR), secrets (Secrets Manager) and logs (CloudWatch) go to public AWS
-    // endpoints through the NAT gateway; interface endpoints would cost more than the NAT here.
-    serviceSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (ECR, Secrets Manager, CloudWatch Logs) via NAT');
+    // endpoints through the NAT gateway (or the task's public IP); interface endpoints would
+    // cost more than either here.
+    serviceSg.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      `AWS APIs (ECR, Secrets Manager, CloudWatch Logs) via ${publicTasks ? 'the public IP' : 'NAT'}`,
+    );
     dbSg.addIngressRule(serviceSg, ec2.Port.tcp(5432), 'PostgreSQL from the tasks (serve and migrate)');
     ack(albSg, 'EC23', 'A public API: the load balancer must accept 443 (and 80, which only redirects) from any IPv4 address.');
 
@@ -178,8 +211,12 @@ export class TimeWarpStack extends Stack {
       securityGroups: [dbSg],
       publiclyAccessible: false,
       multiAz: cfg.multiAz,
+      // A single-AZ stage keeps its database beside its tasks (no cross-AZ traffic).
+      availabilityZone: cfg.singleAz ? taskSubnets[0].availabilityZone : undefined,
       databaseName: DB_NAME,
-      credentials: rds.Credentials.fromGeneratedSecret(DB_USER, { secretName: `${name}/database` }),
+      // Generated secret name: a secret deleted by a rolled-back create keeps its name reserved
+      // for its recovery window, which would make the retry fail.
+      credentials: rds.Credentials.fromGeneratedSecret(DB_USER),
       storageType: rds.StorageType.GP3,
       allocatedStorage: cfg.dbAllocatedStorageGiB,
       maxAllocatedStorage: cfg.dbMaxAllocatedStorageGiB,
@@ -188,7 +225,8 @@ export class TimeWarpStack extends Stack {
       preferredBackupWindow: '03:00-03:30',
       preferredMaintenanceWindow: 'sun:04:00-sun:04:30',
       copyTagsToSnapshot: true,
-      deletionProtection: cfg.deletionProtection,
+      // Off for the first create (firstDeploy): a rollback could not delete a protected instance.
+      deletionProtection: cfg.deletionProtection && !cfg.firstDeploy,
       removalPolicy: RemovalPolicy.SNAPSHOT,
       autoMinorVersionUpgrade: true,
       cloudwatchLogsExports: ['postgresql'],
@@ -201,16 +239,67 @@ export class TimeWarpStack extends Stack {
 
     ack(db, 'RDS11', 'The default port 5432 is kept on purpose: the database is in isolated subnets behind a security group that admits only the tasks, so a non-default port would add no protection.');
     if (!cfg.multiAz) ack(db, 'RDS3', `Multi-AZ is switched off for ${stage} to halve the database cost; production runs Multi-AZ.`);
-    if (!cfg.deletionProtection) ack(db, 'RDS10', `Deletion protection is off for ${stage} so that the stage can be torn down; a final snapshot is still taken (removal policy SNAPSHOT).`);
+    if (!cfg.deletionProtection || cfg.firstDeploy) {
+      ack(
+        db,
+        'RDS10',
+        cfg.firstDeploy
+          ? `First create of ${stage}: deletion protection stays off so that a failed create can roll back and be retried; the next deploy switches it on.`
+          : `Deletion protection is off for ${stage} so that the stage can be torn down; a final snapshot is still taken (removal policy SNAPSHOT).`,
+      );
+    }
     ack(
       dbSecretResource,
       'SMG4',
-      'Not rotated automatically: the server reads DB_PASSWORD once at start and reconnects with it, so a rotation would break reconnects until every task restarts. Rotate by hand (docs/DEPLOYMENT.md) followed by a forced new deployment.',
+      'The master (owner) credentials are used only by the one-off migrate task and by the rotation function of the service user; the service never holds them. Rotate by hand (docs/DEPLOYMENT.md).',
     );
+
+    // The second secret: the service's own database user. The rotation function reads the master
+    // secret through the "masterarn" key to create/alter the alternating users.
+    const serviceSecret = new rds.DatabaseSecret(this, 'ServiceDatabaseSecret', {
+      username: SERVICE_DB_USER,
+      masterSecret: dbSecret,
+    });
+    const serviceDbSecret = serviceSecret.attach(db);
+    if (cfg.rotation) {
+      // The rotation function needs the database and the Secrets Manager API: private subnets
+      // behind NAT, or (no NAT) the isolated subnets with a Secrets Manager interface endpoint.
+      let endpoint: ec2.InterfaceVpcEndpoint | undefined;
+      if (publicTasks) {
+        endpoint = vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
+          service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+          subnets: { subnets: [vpc.isolatedSubnets[0]] },
+          privateDnsEnabled: true,
+          open: false,
+        });
+        // With private DNS the tasks reach Secrets Manager through it too.
+        endpoint.connections.allowDefaultPortFrom(serviceSg, 'Secrets Manager from the tasks');
+      }
+      const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+        vpc,
+        description: 'Time Warp password rotation function: PostgreSQL and the Secrets Manager API',
+        allowAllOutbound: false,
+      });
+      rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
+      db.addRotationMultiUser('ServiceUserRotation', {
+        secret: serviceDbSecret,
+        automaticallyAfter: Duration.days(cfg.rotationDays),
+        vpcSubnets: publicTasks ? { subnets: [vpc.isolatedSubnets[0]] } : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        endpoint,
+        securityGroup: rotationSg,
+        // The first rotation waits for the schedule: the role exists only once the migrate task ran.
+        rotateImmediatelyOnUpdate: false,
+      });
+    } else {
+      ack(
+        serviceSecret,
+        'SMG4',
+        `Rotation is off for ${stage} (context rotation=false, the small profile's default: without a NAT gateway it needs a $7.30/month endpoint); rotate by hand as docs/DEPLOYMENT.md says.`,
+      );
+    }
 
     // SECRET_KEY signs pagination cursors; generated once, never in the image or the template.
     const secretKey = new secretsmanager.Secret(this, 'SecretKey', {
-      secretName: `${name}/secret-key`,
       description: 'Time Warp SECRET_KEY (signs pagination cursors)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
     });
@@ -254,7 +343,8 @@ export class TimeWarpStack extends Stack {
       DB_HOST: db.dbInstanceEndpointAddress,
       DB_PORT: db.dbInstanceEndpointPort,
       DB_NAME,
-      // The ALB health checker sends the target IP as Host; the server exempts /health/ from this check.
+      // The ALB health checker sends the target IP as Host; the server exempts /health/ and
+      // /health/live from this check.
       ALLOWED_HOSTS: cfg.domainName,
       PORT: String(T.CONTAINER_PORT),
       // Must stay longer than the ALB idle timeout (20 s) so the ALB always closes idle connections first.
@@ -263,10 +353,25 @@ export class TimeWarpStack extends Stack {
       TIMEWARP_DRAIN_SECONDS: String(T.DRAIN_SECONDS),
       TIMEWARP_SHUTDOWN_TIMEOUT: String(T.SHUTDOWN_TIMEOUT_SECONDS),
       LOG_LEVEL: 'info',
+      // The "Service" dimension of the server's metrics (namespace TimeWarp): one per stage, so
+      // two stages in one account never mix their data; every alarm and widget uses it.
+      TIMEWARP_SERVICE_NAME: cfg.serviceName,
+      // One EMF line (Requests, DatabaseErrors, DatabaseReachable, ...) per minute: the alarms
+      // below count in minutes.
+      TIMEWARP_METRICS_INTERVAL: String(T.METRICS_INTERVAL_SECONDS),
     };
-    const secrets: Record<string, ecs.Secret> = {
+    // The service connects as its own limited user; the migrate task as the owner (master),
+    // and it gets the service user's credentials to create and grant that role.
+    const serveSecrets: Record<string, ecs.Secret> = {
+      DB_USER: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
+      DB_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
+      SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
+    };
+    const migrateSecrets: Record<string, ecs.Secret> = {
       DB_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
       DB_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
+      DB_SERVICE_USER: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
+      DB_SERVICE_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
       SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
     };
     // Fargate's default soft limit of 1024 open files is below TIMEWARP_MAX_CONNECTIONS (1000)
@@ -283,8 +388,8 @@ export class TimeWarpStack extends Stack {
 
     const serveTask = new ecs.FargateTaskDefinition(this, 'ServeTaskDefinition', {
       family: `${name}-serve`,
-      cpu: 256,
-      memoryLimitMiB: 512,
+      cpu: cfg.taskCpu,
+      memoryLimitMiB: cfg.taskMemoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       executionRole,
       taskRole,
@@ -294,18 +399,20 @@ export class TimeWarpStack extends Stack {
       image,
       command: ['serve'],
       environment,
-      secrets,
+      secrets: serveSecrets,
       portMappings: [{ containerPort: T.CONTAINER_PORT, protocol: ecs.Protocol.TCP, name: 'http' }],
       readonlyRootFilesystem: true,
       user: '10001:10001',
       essential: true,
       ulimits,
+      // `timewarp healthcheck` probes /health/live: the process, never the database, so a
+      // database failover of any length replaces no task (lib/timing.ts has the reasoning).
       healthCheck: {
         command: ['CMD', '/usr/local/bin/timewarp', 'healthcheck'],
-        interval: Duration.seconds(10),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(15),
+        interval: Duration.seconds(T.CONTAINER_HEALTH_INTERVAL_SECONDS),
+        timeout: Duration.seconds(T.CONTAINER_HEALTH_TIMEOUT_SECONDS),
+        retries: T.CONTAINER_HEALTH_RETRIES,
+        startPeriod: Duration.seconds(T.CONTAINER_HEALTH_START_PERIOD_SECONDS),
       },
       // SIGKILL only after drain (20 s) + in-flight shutdown (10 s) + 15 s margin.
       stopTimeout: Duration.seconds(T.STOP_TIMEOUT_SECONDS),
@@ -314,8 +421,8 @@ export class TimeWarpStack extends Stack {
 
     const migrateTask = new ecs.FargateTaskDefinition(this, 'MigrateTaskDefinition', {
       family: `${name}-migrate`,
-      cpu: 256,
-      memoryLimitMiB: 512,
+      cpu: cfg.taskCpu,
+      memoryLimitMiB: cfg.taskMemoryMiB,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
       executionRole,
       taskRole,
@@ -326,7 +433,7 @@ export class TimeWarpStack extends Stack {
       // One-off: `timewarp migrate`; a rollback overrides it with ["migrate", "--to", "N"].
       command: ['migrate'],
       environment,
-      secrets,
+      secrets: migrateSecrets,
       readonlyRootFilesystem: true,
       user: '10001:10001',
       essential: true,
@@ -369,7 +476,8 @@ export class TimeWarpStack extends Stack {
       // an idle connection, or it may reuse one the server just closed and answer 502.
       idleTimeout: Duration.seconds(T.ALB_IDLE_TIMEOUT_SECONDS),
       dropInvalidHeaderFields: true,
-      deletionProtection: isProduction,
+      // Off for the first create (firstDeploy), so that a failed create can roll back completely.
+      deletionProtection: cfg.deletionProtection && !cfg.firstDeploy,
     });
     this.enableAccessLogs(alb, logBucket, 'alb');
 
@@ -438,9 +546,11 @@ export class TimeWarpStack extends Stack {
       cluster,
       taskDefinition: serveTask,
       desiredCount: cfg.desiredCount,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: { subnets: taskSubnets },
       securityGroups: [serviceSg],
-      assignPublicIp: false,
+      // Without NAT the task reaches ECR, Secrets Manager and CloudWatch through its own public
+      // IP; its security group still admits only the ALB.
+      assignPublicIp: publicTasks,
       platformVersion: ecs.FargatePlatformVersion.LATEST,
       // Never fewer healthy tasks than desired during a deploy; new ones start first.
       minHealthyPercent: 100,
@@ -503,6 +613,22 @@ export class TimeWarpStack extends Stack {
     };
     const minute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
+    // The server's own metrics (EMF lines in the log, namespace TimeWarp), this stage only.
+    const appMetric = (metricName: string, statistic: string, period = minute) =>
+      new cloudwatch.Metric({ namespace: APP_NAMESPACE, metricName, dimensionsMap: { Service: cfg.serviceName }, statistic, period });
+    // Container Insights: what ECS wants running and what runs (absent when no task runs at all).
+    const insights = (metricName: string, statistic = 'Maximum') =>
+      new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: { ClusterName: cluster.clusterName, ServiceName: service.serviceName },
+        statistic,
+        period: minute,
+      });
+    const desiredTasks = insights('DesiredTaskCount');
+    const runningTasks = insights('RunningTaskCount', 'Minimum');
+    const healthyHosts = targetGroup.metrics.healthyHostCount({ period: minute, statistic: 'Minimum' });
+
     alarm('ServiceCpuHigh', {
       alarmName: `${name}-service-cpu-high`,
       alarmDescription: 'Service CPU above 80% for 3 of 5 minutes (autoscaling targets 60%)',
@@ -523,26 +649,79 @@ export class TimeWarpStack extends Stack {
     });
     alarm('UnhealthyTargets', {
       alarmName: `${name}-unhealthy-targets`,
-      alarmDescription: 'At least one target failed its /health/ check for 3 minutes',
+      alarmDescription: `At least one target failed its ${T.HEALTH_CHECK_PATH} check for 3 minutes`,
       metric: targetGroup.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm('Alb5xxRate', {
-      alarmName: `${name}-alb-5xx-rate`,
-      alarmDescription: 'More than 5% of requests answered 5xx (by the ALB or the tasks) in 2 of 3 five-minute periods',
+    // UnHealthyHostCount reads 0 when there is no task at all: these two compare with what
+    // ECS wants instead. A missing metric counts as 0 (FILL), so "no task" alarms too.
+    alarm('HealthyHostsBelowDesired', {
+      alarmName: `${name}-healthy-hosts-below-desired`,
+      alarmDescription: 'Fewer healthy targets than desired tasks for 5 minutes (a deploy or scale-out takes about 1)',
       metric: new cloudwatch.MathExpression({
+        label: 'desired - healthy',
+        expression: `FILL(desired, ${cfg.minCount}) - FILL(healthy, 0)`,
+        usingMetrics: { desired: desiredTasks, healthy: healthyHosts },
+        period: minute,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm('RunningTasksBelowDesired', {
+      alarmName: `${name}-running-tasks-below-desired`,
+      alarmDescription: 'Fewer running tasks than desired for 5 minutes',
+      metric: new cloudwatch.MathExpression({
+        label: 'desired - running',
+        expression: `FILL(desired, ${cfg.minCount}) - FILL(running, 0)`,
+        usingMetrics: { desired: desiredTasks, running: runningTasks },
+        period: minute,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    // The deep health check as an alarm, never as a restart: the server writes DatabaseReachable
+    // (1 or 0) once per metrics interval. No data for these minutes means no task reports.
+    alarm('DatabaseUnreachable', {
+      alarmName: `${name}-database-unreachable`,
+      alarmDescription: `The database was unreachable from a task (DatabaseReachable < 1, i.e. /health/ failing) for ${T.DATABASE_UNREACHABLE_ALARM_MINUTES} minutes`,
+      metric: appMetric('DatabaseReachable', 'Minimum'),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: T.DATABASE_UNREACHABLE_ALARM_MINUTES,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm('DatabaseErrors', {
+      alarmName: `${name}-database-errors`,
+      alarmDescription: 'Database operations failed (TimeWarp/DatabaseErrors) in 3 consecutive minutes',
+      metric: appMetric('DatabaseErrors', 'Sum'),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      // An idle service writes no metrics line: no data is no error.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const fiveXxRate = (period: Duration) =>
+      new cloudwatch.MathExpression({
         label: '5xx %',
         expression: '100 * (FILL(elb5xx, 0) + FILL(target5xx, 0)) / MAX([FILL(requests, 0), 1])',
         usingMetrics: {
-          elb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }),
-          target5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: fiveMinutes, statistic: 'Sum' }),
-          requests: alb.metrics.requestCount({ period: fiveMinutes, statistic: 'Sum' }),
+          elb5xx: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period, statistic: 'Sum' }),
+          target5xx: alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period, statistic: 'Sum' }),
+          requests: alb.metrics.requestCount({ period, statistic: 'Sum' }),
         },
-        period: fiveMinutes,
-      }),
+        period,
+      });
+    alarm('Alb5xxRate', {
+      alarmName: `${name}-alb-5xx-rate`,
+      alarmDescription: 'More than 5% of requests answered 5xx (by the ALB or the tasks) in 2 of 3 five-minute periods',
+      metric: fiveXxRate(fiveMinutes),
       threshold: 5,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 3,
@@ -582,6 +761,160 @@ export class TimeWarpStack extends Stack {
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 1,
     });
+
+    // Deployment alarms: ECS watches these during a deployment (and its bake time) and rolls
+    // back to the last good revision when one fires, so a release that starts fine but then
+    // answers 5xx or slowly is undone on its metrics, not only on failed starts. One-minute
+    // periods, so that a bad release is caught within minutes.
+    const deploy5xx = alarm('Deploy5xxRate', {
+      alarmName: `${name}-deploy-5xx-rate`,
+      alarmDescription: 'Deployment guard: more than 5% of requests answered 5xx in 3 consecutive minutes',
+      metric: fiveXxRate(minute),
+      threshold: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const deployLatency = alarm('DeployLatencyHigh', {
+      alarmName: `${name}-deploy-latency-p99-high`,
+      alarmDescription: 'Deployment guard: p99 target response time above 2 s in 3 consecutive minutes',
+      metric: alb.metrics.targetResponseTime({ period: minute, statistic: 'p99' }),
+      threshold: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    service.enableDeploymentAlarms([deploy5xx.alarmName, deployLatency.alarmName], {
+      behavior: ecs.AlarmBehavior.ROLLBACK_ON_ALARM,
+    });
+
+    /* ---------------------------------------------------------------- dashboard, saved queries */
+
+    const widget = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = [], width = 8) =>
+      new cloudwatch.GraphWidget({ title, left, right, width, height: 6 });
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: name,
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [
+          widget('Requests', [
+            alb.metrics.requestCount({ period: minute, statistic: 'Sum', label: 'ALB requests' }),
+            appMetric('Requests', 'Sum').with({ label: 'server requests' }),
+          ]),
+          widget('Latency (target response time)', [
+            alb.metrics.targetResponseTime({ period: minute, statistic: 'p50', label: 'p50' }),
+            alb.metrics.targetResponseTime({ period: minute, statistic: 'p99', label: 'p99' }),
+          ]),
+          widget('4xx and 5xx', [
+            alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_4XX_COUNT, { period: minute, statistic: 'Sum', label: 'target 4xx' }),
+            alb.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { period: minute, statistic: 'Sum', label: 'target 5xx' }),
+            alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { period: minute, statistic: 'Sum', label: 'ALB 5xx' }),
+          ]),
+        ],
+        [
+          widget(
+            'Database',
+            [appMetric('DatabaseErrors', 'Sum').with({ label: 'database errors' })],
+            [appMetric('DatabaseReachable', 'Minimum').with({ label: 'reachable (min)' })],
+          ),
+          widget('CPU and memory (%)', [
+            service.metricCpuUtilization({ period: minute, statistic: 'Average', label: 'CPU' }),
+            service.metricMemoryUtilization({ period: minute, statistic: 'Average', label: 'memory' }),
+          ]),
+          widget('Tasks and healthy hosts', [
+            healthyHosts.with({ label: 'healthy hosts' }),
+            runningTasks.with({ label: 'running tasks' }),
+            desiredTasks.with({ label: 'desired tasks' }),
+          ]),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            width: 24,
+            height: 4,
+            alarms: this.node.children.filter((c): c is cloudwatch.Alarm => c instanceof cloudwatch.Alarm),
+          }),
+        ],
+      ],
+    });
+
+    // Saved Logs Insights queries on the container log (fields of the server's access log line).
+    const query = (id: string, queryName: string, queryString: string) =>
+      new logs.CfnQueryDefinition(this, id, {
+        name: `${name}/${queryName}`,
+        logGroupNames: [appLogGroup.logGroupName],
+        queryString,
+      });
+    query(
+      'ErrorsByPathQuery',
+      'errors-by-path',
+      'fields path, status | filter msg = "request" and status >= 500 | stats count(*) as errors by path, status | sort errors desc | limit 50',
+    );
+    query(
+      'SlowestRequestsQuery',
+      'slowest-requests',
+      'fields @timestamp, request_id, method, path, status, duration_us / 1000 as duration_ms | filter msg = "request" | sort duration_us desc | limit 50',
+    );
+    query(
+      'RequestByIdQuery',
+      'request-by-id',
+      'fields @timestamp, level, msg, method, path, status, duration_us, @message | filter request_id = "REPLACE-WITH-X-Request-Id" | sort @timestamp asc | limit 200',
+    );
+
+    /* ---------------------------------------------------------------- new tasks after a rotation */
+
+    if (cfg.rotation) {
+      // Tasks read DB_USER/DB_PASSWORD at start. With alternating users the credentials they
+      // hold stay valid until the rotation after next, so a forced new deployment after each
+      // successful rotation moves every task to the new user in time, with no failed request.
+      const redeployLogGroup = new logs.LogGroup(this, 'RedeployOnRotationLogGroup', {
+        retention: cfg.logRetentionDays,
+        encryptionKey: logKey,
+        removalPolicy: logRemoval,
+      });
+      const redeployRole = new iam.Role(this, 'RedeployOnRotationRole', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Time Warp ${stage}: force a new deployment of the service after a password rotation`,
+      });
+      redeployRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ForceNewDeploymentOfThisServiceOnly',
+          actions: ['ecs:UpdateService'],
+          resources: [service.serviceArn],
+        }),
+      );
+      redeployRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [redeployLogGroup.logGroupArn],
+        }),
+      );
+      const redeploy = new lambda.Function(this, 'RedeployOnRotation', {
+        description: `Time Warp ${stage}: ecs UpdateService --force-new-deployment after RotationSucceeded`,
+        runtime: lambda.Runtime.NODEJS_24_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline(readFileSync(join(__dirname, 'redeploy-on-rotation.js'), 'utf8')),
+        role: redeployRole,
+        memorySize: 128,
+        timeout: Duration.seconds(30),
+        logGroup: redeployLogGroup,
+        environment: { CLUSTER: cluster.clusterName, SERVICE: service.serviceName },
+      });
+      new events.Rule(this, 'RedeployOnRotationRule', {
+        description: `Time Warp ${stage}: the service user's password was rotated`,
+        eventPattern: {
+          source: ['aws.secretsmanager'],
+          detailType: ['AWS Service Event via CloudTrail'],
+          detail: {
+            eventSource: ['secretsmanager.amazonaws.com'],
+            eventName: ['RotationSucceeded'],
+            additionalEventData: { SecretId: [serviceSecret.secretArn] },
+          },
+        },
+        targets: [new eventsTargets.LambdaFunction(redeploy, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+      });
+    }
 
     /* ---------------------------------------------------------------- optional: DNS, static files */
 
@@ -644,12 +977,16 @@ export class TimeWarpStack extends Stack {
     out('ServeTaskFamily', serveTask.family, 'Task definition family of the service');
     out('MigrateTaskFamily', migrateTask.family, 'Task definition family of the one-off `timewarp migrate`');
     out('ContainerName', CONTAINER_NAME, 'Container name in both task definitions');
-    out('PrivateSubnetIds', vpc.privateSubnets.map((s) => s.subnetId).join(','), 'Subnets for one-off tasks');
+    out('TaskSubnetIds', taskSubnets.map((s) => s.subnetId).join(','), 'Subnets of the service, for one-off tasks');
+    out('TaskAssignPublicIp', publicTasks ? 'ENABLED' : 'DISABLED', 'assignPublicIp for one-off tasks (ENABLED without NAT)');
     out('ServiceSecurityGroupId', serviceSg.securityGroupId, 'Security group for one-off tasks');
     out('LoadBalancerDnsName', alb.loadBalancerDnsName, 'Point the domain name here (CNAME or alias)');
     out('DomainName', cfg.domainName, 'Public name of the API');
     out('LogGroupName', appLogGroup.logGroupName, 'Container logs (streams serve/... and migrate/...)');
-    out('DatabaseSecretArn', dbSecret.secretArn, 'Generated database credentials');
+    out('DatabaseSecretArn', dbSecret.secretArn, 'Master (owner) database credentials: the migrate task');
+    out('ServiceDatabaseSecretArn', serviceSecret.secretArn, `Credentials of the service's own database user (${SERVICE_DB_USER})`);
+    out('DashboardName', name, 'CloudWatch dashboard of this stage');
+    out('MetricsServiceDimension', cfg.serviceName, 'Dimension "Service" of the TimeWarp metrics of this stage');
     out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe on-call addresses here');
   }
 

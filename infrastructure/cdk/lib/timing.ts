@@ -20,11 +20,26 @@ export const ALB_IDLE_TIMEOUT_SECONDS = 20;
 export const SERVER_IDLE_TIMEOUT_SECONDS = 25;
 
 /*
- * Target health check: GET /health/ every 10 s, 5 s timeout, 2 successes to
- * become healthy, 2 failures to become unhealthy. A task that starts draining
- * (health answers 503) is therefore out of rotation within 2 x 10 s = 20 s.
+ * Which health check decides that a task is broken. GET /health/live answers
+ * 200 whenever the process can serve, without consulting the database, and 503
+ * once a graceful shutdown began; GET /health/ (deep) fails while the database
+ * is unreachable. The target group and the container HEALTHCHECK (`timewarp
+ * healthcheck`) use /health/live, so a database failover of any length (a
+ * Multi-AZ failover takes 60-120 s; we design for 5 minutes) replaces no task:
+ * replacing them would only add a cold start to the outage, since new tasks
+ * reach the same database. The tasks keep answering fast 503s within the
+ * database time budget instead. A hung process answers nothing, so it still
+ * fails /health/live: out of rotation after 2 x 10 s (+ 5 s timeout) and
+ * replaced by ECS; its container check fails after 3 x 10 s as well. The deep
+ * check feeds the DatabaseReachable alarm (the server's metric), not a restart.
+ *
+ * Target health check: every 10 s, 5 s timeout, 2 successes to become healthy,
+ * 2 failures to become unhealthy. A task that starts draining (/health/live
+ * answers 503) is therefore out of rotation within 2 x 10 s = 20 s.
  */
-export const HEALTH_CHECK_PATH = '/health/';
+export const HEALTH_CHECK_PATH = '/health/live';
+/* The deep check: what `scripts/deploy.sh verify` asks through the load balancer. */
+export const DEEP_HEALTH_PATH = '/health/';
 export const HEALTH_CHECK_INTERVAL_SECONDS = 10;
 export const HEALTH_CHECK_TIMEOUT_SECONDS = 5;
 export const HEALTHY_THRESHOLD = 2;
@@ -59,3 +74,26 @@ export const DEREGISTRATION_DELAY_SECONDS = 30;
 
 /* Grace period before ALB health checks may fail a starting task (the binary starts in well under a second). */
 export const HEALTH_CHECK_GRACE_SECONDS = 30;
+
+/*
+ * Container HEALTHCHECK (ECS): `timewarp healthcheck` (GET /health/live on the
+ * loopback) every 10 s, 5 s timeout, unhealthy after 3 failures, failures not
+ * counted for the first 15 s. A hung process is replaced after about 30-45 s.
+ */
+export const CONTAINER_HEALTH_INTERVAL_SECONDS = 10;
+export const CONTAINER_HEALTH_TIMEOUT_SECONDS = 5;
+export const CONTAINER_HEALTH_RETRIES = 3;
+export const CONTAINER_HEALTH_START_PERIOD_SECONDS = 15;
+
+/* The longest database outage that must replace no healthy task (what the design is checked against). */
+export const TOLERATED_DATABASE_OUTAGE_SECONDS = 300;
+
+/* TIMEWARP_METRICS_INTERVAL: the server writes one EMF metrics line per this many seconds. */
+export const METRICS_INTERVAL_SECONDS = 60;
+
+/*
+ * The deep-health alarm: DatabaseReachable (Minimum over a minute) below 1 for
+ * 3 consecutive minutes. A routine Multi-AZ failover (60-120 s) does not page;
+ * anything longer does.
+ */
+export const DATABASE_UNREACHABLE_ALARM_MINUTES = 3;

@@ -9,4 +9,7 @@ import './suites/service';
 import './suites/load-balancer';
 import './suites/monitoring';
 import './suites/options';
+import './suites/retry';
+import './suites/rotation';
+import './suites/small';
 import './suites/nag';

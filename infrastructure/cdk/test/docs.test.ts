@@ -45,3 +45,72 @@ describe('docs/DEPLOYMENT.md', () => {
     assert.match(section, /\*\*stage total\*\*/);
   });
 });
+
+describe('docs/DEPLOYMENT.md: issue 15 and issue 10', () => {
+  test('first-time steps in an order that works: create without tasks, migrate, start tasks, DNS, then verify', () => {
+    const setup = doc.slice(doc.indexOf('## First-time setup'), doc.indexOf('## Everyday deploys'));
+    const at = (needle: string) => {
+      const i = setup.indexOf(needle);
+      assert.ok(i >= 0, needle);
+      return i;
+    };
+    const order = [
+      at('create-open-id-connect-provider'),
+      at('npx cdk deploy TimeWarp-shared'),
+      at('staging build'),
+      at('scripts/test-image.sh'),
+      at('staging push'),
+      at('-c staging:firstDeploy=true'),
+      at('scripts/migrate.sh staging'),
+      at('npx cdk deploy TimeWarp-staging -c stages=staging -c imageTag="$TAG"\n'),
+      at('**DNS.**'),
+      at('staging verify'),
+      at('**Production**'),
+      at('oidc/customization/sub'),
+    ];
+    assert.deepEqual(order, [...order].sort((a, b) => a - b));
+    for (const rule of ['AWS_DEPLOY_ROLE_ARN_STAGING', 'AWS_DEPLOY_ROLE_ARN_PRODUCTION', 'required reviewers', 'Deployment branches']) assert.ok(setup.includes(rule), rule);
+  });
+
+  test('the health-check reasoning names the paths the CDK wires', () => {
+    const section = doc.slice(doc.indexOf('### Health checks and a database failover'), doc.indexOf('## Parameters'));
+    assert.ok(section.includes(`\`GET ${T.HEALTH_CHECK_PATH}\``));
+    assert.ok(section.includes(`\`GET ${T.DEEP_HEALTH_PATH}\``));
+    assert.match(section, /5 minutes/);
+    assert.match(section, /hung process/);
+    assert.ok(section.includes(`for ${T.DATABASE_UNREACHABLE_ALARM_MINUTES} minutes`));
+  });
+
+  test('the rotation runbook says what is deployed', () => {
+    const section = doc.slice(doc.indexOf('## Secrets and password rotation'), doc.indexOf('## Monitoring'));
+    for (const needed of ['SecretsManagerRDSPostgreSQLRotationMultiUser', 'RotationSucceeded', '--force-new-deployment', 'timewarp_app_clone', 'RotateImmediatelyOnUpdate: false', 'ServiceDatabaseSecretArn']) {
+      assert.ok(section.includes(needed), needed);
+    }
+    assert.doesNotMatch(section, /No rotation function is deployed|not rotated automatically \(see/);
+  });
+
+  test("the plan's figures stand beside ours, and the small profile's line items add up to its total", () => {
+    const section = doc.slice(doc.indexOf("### Beside the deployment plan's figures"), doc.indexOf('## cdk-nag acknowledgements'));
+    for (const figure of ['$90–120', '$160–230', '$15–30', '$15–20', '$16', '$32', '$5–10', '$5', '$1', '$81']) assert.ok(section.includes(figure), figure);
+    const items = section.slice(section.indexOf('**`small`, line items**'));
+    const paragraph = items.slice(0, items.indexOf('\n\n'));
+    const total = Number(paragraph.match(/\*\*≈ \$(\d+\.\d\d)\*\*/)![1]);
+    const parts = [...paragraph.slice(0, paragraph.indexOf('**≈')).matchAll(/\$(\d+\.\d\d)/g)].map((m) => Number(m[1]));
+    assert.ok(parts.length >= 10);
+    assert.equal(Math.round(parts.reduce((a, b) => a + b, 0) * 100) / 100, total);
+    assert.match(section, /\$45 target is not met/, 'the gap is stated, not hidden');
+  });
+
+  test('docs/SCALING.md: per-task capacity from PERFORMANCE.md, then 10x, 100x, 1000x with numbers', () => {
+    const scaling = readFileSync(join(REPO_ROOT, 'docs', 'SCALING.md'), 'utf8');
+    const perf = readFileSync(join(REPO_ROOT, 'docs', 'PERFORMANCE.md'), 'utf8');
+    for (const figure of ['6,041', '6,953', '1,484', '12.8 MB']) {
+      assert.ok(scaling.includes(figure), figure);
+      assert.ok(perf.includes(figure), `${figure} is what PERFORMANCE.md measured`);
+    }
+    for (const heading of ['## Per task', '## 10×', '## 100×', '## 1000×']) assert.ok(scaling.includes(heading), heading);
+    for (const topic of ['maxCount', 'RDS Proxy', 'read replicas', 'CDN', 'max_connections']) assert.ok(scaling.includes(topic), topic);
+    assert.ok(scaling.includes(`\`requestsPerTargetPerMinute\` = ${STAGE_DEFAULTS.production.requestsPerTargetPerMinute.toLocaleString('en-US')}`));
+    assert.ok(scaling.includes(`production \`maxCount\` is **${STAGE_DEFAULTS.production.maxCount}**`));
+  });
+});

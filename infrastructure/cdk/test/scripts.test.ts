@@ -19,9 +19,9 @@ const TAG = 'f00dfeed';
 const work = mkdtempSync(join(tmpdir(), 'timewarp-scripts-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/* Stand-ins for aws, docker and curl (test/fixtures/bin): FAKE_SCENARIO picks the failure to
+/* Stand-ins for aws, docker and curl (tests/scripts/bin, shared with tests/scripts/run.sh): FAKE_SCENARIO picks the failure to
    simulate, FAKE_DIR receives the call log and the registered task definitions. */
-const FAKE_BIN = join(__dirname, 'fixtures', 'bin');
+const FAKE_BIN = join(REPO_ROOT, 'tests', 'scripts', 'bin');
 
 let runs = 0;
 function run(script: string, args: string[], scenario = 'ok', opts: { imageExists?: boolean } = {}) {
@@ -83,7 +83,7 @@ describe('deploy scripts', () => {
     const r = run(DEPLOY, ['--tag', TAG, 'staging']);
     assert.equal(r.status, 0, r.stderr);
     const c = r.calls;
-    const build = position(c, /^docker build -f .*\/docker\/Dockerfile -t timewarp:f00dfeed /);
+    const build = position(c, /^docker build --platform linux\/amd64 -f .*\/docker\/Dockerfile -t timewarp:f00dfeed /);
     const login = position(c, /^docker login --username AWS --password-stdin 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com$/, build);
     const push = position(c, /^docker push 123456789012\.dkr\.ecr\.us-east-1\.amazonaws\.com\/timewarp:f00dfeed$/, login);
     const regMigrate = position(c, /^aws ecs register-task-definition .*"family":"timewarp-staging-migrate"/, push);
@@ -175,8 +175,10 @@ describe('deploy scripts', () => {
     const tag = run(DEPLOY, ['current-tag', 'staging'], 'rolled-back');
     assert.equal(tag.status, 0, tag.stderr);
     assert.equal(tag.stdout, 'oldtag\n');
+    // rollback: the running revision 7 and revision 6 both run oldtag; 5 is the previous release
+    // (the full rule is tested in tests/scripts/run.sh)
     const back = run(DEPLOY, ['rollback', 'staging'], 'rolled-back');
-    assert.equal(back.status, 0, back.stderr);
-    assert.ok(back.calls.some((x) => /^aws ecs update-service .*--task-definition arn:.*timewarp-staging-serve:6 /.test(x)));
+    assert.notEqual(back.status, 0, 'no older revision runs another image: nothing to roll back to');
+    assert.match(back.stderr, /runs another image than/);
   });
 });

@@ -15,6 +15,8 @@ import { REPO_ROOT } from './helpers';
 const FILE = join(REPO_ROOT, '.github', 'workflows', 'deploy.yml');
 const text = readFileSync(FILE, 'utf8');
 const wf = parse(text);
+const ROLLBACK = readFileSync(join(REPO_ROOT, '.github', 'workflows', 'rollback.yml'), 'utf8');
+const rb = parse(ROLLBACK);
 
 /** The deploy.sh steps a job runs, in order. */
 function deploySteps(job: any, stage: string): string[] {
@@ -41,10 +43,13 @@ describe('deploy workflow', () => {
     assert.ok(validateWorkflow(text.replace('id-token: write', 'id-token: always')).errors.length > 0);
   });
 
-  test('runs on every push to main (and by hand), one rollout at a time', () => {
+  test('runs on every push to main (and by hand); one concurrency group per stage, never cancelled halfway', () => {
     assert.deepEqual(wf.on.push.branches, ['main']);
     assert.ok('workflow_dispatch' in wf.on);
-    assert.equal(wf.concurrency['cancel-in-progress'], false, 'a running rollout is never cancelled halfway');
+    assert.equal(wf.concurrency, undefined, 'no workflow-wide group: a run waiting for production approval must not block staging');
+    assert.deepEqual(wf.jobs.staging.concurrency, { group: 'deploy-staging', 'cancel-in-progress': false });
+    assert.deepEqual(wf.jobs.production.concurrency, { group: 'deploy-production', 'cancel-in-progress': false });
+    assert.equal(wf.jobs.test.concurrency, undefined, 'tests of every push run in parallel');
     assert.equal(wf.env.IMAGE_TAG, '${{ github.sha }}');
     assert.deepEqual(wf.permissions, { contents: 'read' }, 'least privilege by default');
   });
@@ -65,7 +70,8 @@ describe('deploy workflow', () => {
       assert.deepEqual(job.permissions, { contents: 'read', 'id-token': 'write' });
       const creds = job.steps.filter((s: any) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'));
       assert.equal(creds.length, 1);
-      assert.equal(creds[0].with['role-to-assume'], '${{ vars.AWS_DEPLOY_ROLE_ARN }}');
+      assert.equal(creds[0].with['role-to-assume'], `\${{ vars.AWS_DEPLOY_ROLE_ARN_${stage.toUpperCase()} }}`, 'its own stage\'s role');
+      assert.equal(job.if, "github.ref == 'refs/heads/main'", 'deploy jobs run from main only (the role trusts main only)');
       assert.equal(creds[0].with['aws-region'], '${{ env.AWS_REGION }}');
       assert.equal(creds[0].with['aws-access-key-id'], undefined);
       const before = job.steps.indexOf(creds[0]);
@@ -79,8 +85,42 @@ describe('deploy workflow', () => {
     assert.deepEqual(deploySteps(wf.jobs.staging, 'staging'), ['build', 'push', 'migrate', 'update', 'wait', 'verify']);
   });
 
+  test('the image is tested as ECS runs it after the build and before the push', () => {
+    const steps = wf.jobs.staging.steps.map((s: any) => String(s.run ?? ''));
+    const build = steps.indexOf('scripts/deploy.sh --tag "$IMAGE_TAG" staging build');
+    const check = steps.indexOf('scripts/test-image.sh "timewarp:$IMAGE_TAG"');
+    const push = steps.indexOf('scripts/deploy.sh --tag "$IMAGE_TAG" staging push');
+    assert.ok(build >= 0 && build < check && check < push, `build ${build} < test ${check} < push ${push}`);
+    const script = readFileSync(join(REPO_ROOT, 'scripts', 'test-image.sh'), 'utf8');
+    for (const check of ['platform-linux-amd64', 'migrate-read-only-rootfs', 'serve-read-only-rootfs', 'healthcheck', 'post-submission', 'get-submission', 'sigterm-exit-0']) {
+      assert.ok(script.includes(`pass ${check}`), check);
+    }
+    assert.match(script, /--read-only/);
+    assert.match(readFileSync(join(REPO_ROOT, 'scripts', 'deploy.sh'), 'utf8'), /docker build --platform "\$PLATFORM"/);
+  });
+
   test('production: promotes the same image (no rebuild) -> migrate -> update -> wait -> verify', () => {
     assert.deepEqual(deploySteps(wf.jobs.production, 'production'), ['exists', 'migrate', 'update', 'wait', 'verify']);
+  });
+
+  test('rollback workflow: by hand, per stage environment, role and concurrency group, from main', () => {
+    assert.deepEqual(validateWorkflow(ROLLBACK).errors, []);
+    assert.deepEqual(Object.keys(rb.on), ['workflow_dispatch']);
+    assert.deepEqual(rb.on.workflow_dispatch.inputs.stage.options, ['staging', 'production']);
+    assert.deepEqual(rb.permissions, { contents: 'read' });
+    const job = rb.jobs.rollback;
+    assert.equal(job.if, "github.ref == 'refs/heads/main'");
+    assert.equal(job.environment.name, '${{ inputs.stage }}');
+    assert.equal(job.concurrency.group, '${{ inputs.stage }}'.replace(/^/, 'deploy-'), 'shares the deploy job\'s group');
+    assert.deepEqual(job.permissions, { contents: 'read', 'id-token': 'write' });
+    const creds = job.steps.find((s: any) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'));
+    assert.equal(
+      creds.with['role-to-assume'],
+      "${{ inputs.stage == 'production' && vars.AWS_DEPLOY_ROLE_ARN_PRODUCTION || vars.AWS_DEPLOY_ROLE_ARN_STAGING }}",
+    );
+    const run = job.steps.find((s: any) => String(s.run ?? '').includes('scripts/deploy.sh'));
+    assert.equal(run.run, 'scripts/deploy.sh rollback "$STAGE" ${TASK_DEFINITION:+"$TASK_DEFINITION"}');
+    assert.deepEqual(run.env, { STAGE: '${{ inputs.stage }}', TASK_DEFINITION: '${{ inputs.task_definition }}' }, 'inputs reach the shell as variables, never spliced into it');
   });
 
   test('no step may fail silently', () => {
@@ -103,5 +143,21 @@ describe('deploy workflow', () => {
         assert.ok((statSync(join(REPO_ROOT, m[1])).mode & 0o111) !== 0, `${m[1]} is executable`);
       }
     }
+  });
+});
+
+describe('docker/docker-compose.yml', () => {
+  const compose = parse(readFileSync(join(REPO_ROOT, 'docker', 'docker-compose.yml'), 'utf8'), { merge: true });
+
+  test('builds the image once: exactly one service has build:, the other user of timewarp:dev never pulls or builds', () => {
+    const users = Object.entries<any>(compose.services).filter(([, s]) => s.image === 'timewarp:dev');
+    assert.deepEqual(users.map(([n]) => n).sort(), ['app', 'migrate']);
+    const builders = users.filter(([, s]) => s.build);
+    assert.deepEqual(builders.map(([n]) => n), ['migrate'], 'compose v2 builds in parallel: two builders of one tag fail');
+    assert.deepEqual(compose.services.migrate.build, { context: '..', dockerfile: 'docker/Dockerfile' });
+    assert.equal(compose.services.app.build, undefined);
+    assert.equal(compose.services.app.pull_policy, 'never');
+    // app starts only after migrate, so the image exists by then
+    assert.equal(compose.services.app.depends_on.migrate.condition, 'service_completed_successfully');
   });
 });

@@ -48,12 +48,13 @@ describe('database', () => {
     test(`${stage}: credentials generated in Secrets Manager, password never in the template`, () => {
       const secretId = idByPath(tpl, 'Database/Secret/Resource');
       const secret = (resources(tpl, 'AWS::SecretsManager::Secret') as any)[secretId].Properties;
-      assert.equal(secret.Name, `timewarp-${stage}/database`);
+      assert.equal(secret.Name, undefined, 'generated name: a rolled-back create leaves no reserved name behind');
       assert.equal(JSON.parse(secret.GenerateSecretString.SecretStringTemplate).username, 'timewarp');
       assert.equal(secret.GenerateSecretString.GenerateStringKey, 'password');
       assert.equal(db.props.MasterUsername, 'timewarp');
       assert.match(JSON.stringify(db.props.MasterUserPassword), /resolve:secretsmanager:.*:SecretString:password::/);
-      only(tpl, 'AWS::SecretsManager::SecretTargetAttachment');
+      const attachments = Object.values(resources(tpl, 'AWS::SecretsManager::SecretTargetAttachment')).map((a) => a.Properties.SecretId.Ref);
+      assert.deepEqual(attachments.sort(), [secretId, idByPath(tpl, 'ServiceDatabaseSecret/Resource')].sort(), 'master and service secrets get host/port');
     });
 
     test(`${stage}: RDS log group exists first, with retention`, () => {

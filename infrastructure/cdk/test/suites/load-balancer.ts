@@ -90,12 +90,12 @@ describe('load balancer', () => {
       assert.deepEqual(rule.Actions, [{ Type: 'forward', TargetGroupArn: { Ref: only(tpl, 'AWS::ElasticLoadBalancingV2::TargetGroup').id } }]);
     });
 
-    test(`${stage}: target group: IP targets on 8000, /health/ every 10 s, timeout 5 s, thresholds 2/2, deregistration 30 s`, () => {
+    test(`${stage}: target group: IP targets on 8000, /health/live every 10 s, timeout 5 s, thresholds 2/2, deregistration 30 s`, () => {
       const tg = only(tpl, 'AWS::ElasticLoadBalancingV2::TargetGroup').props;
       assert.equal(tg.TargetType, 'ip');
       assert.equal(tg.Protocol, 'HTTP');
       assert.equal(tg.Port, 8000);
-      assert.equal(tg.HealthCheckPath, '/health/');
+      assert.equal(tg.HealthCheckPath, '/health/live', 'the process, not the database: a failover replaces no task');
       assert.equal(tg.HealthCheckIntervalSeconds, 10);
       assert.equal(tg.HealthCheckTimeoutSeconds, 5);
       assert.equal(tg.HealthyThresholdCount, 2);

@@ -45,39 +45,46 @@ describe('network', () => {
       });
     });
 
-    test(`${stage}: ingress is exactly internet->ALB 443/80, ALB->tasks 8000, tasks->DB 5432`, () => {
+    test(`${stage}: ingress is exactly internet->ALB 443/80, ALB->tasks 8000, tasks and rotation function->DB 5432`, () => {
       const alb = idByPath(tpl, 'LoadBalancerSecurityGroup/Resource');
       const svc = idByPath(tpl, 'ServiceSecurityGroup/Resource');
       const db = idByPath(tpl, 'DatabaseSecurityGroup/Resource');
+      const rot = idByPath(tpl, 'RotationSecurityGroup/Resource');
+      const port = (p: any) => (typeof p === 'number' ? p : JSON.stringify(p).includes('Endpoint.Port') ? 5432 : JSON.stringify(p));
       const rules: string[] = [];
       const src = (r: any) => r.CidrIp ?? r.CidrIpv6 ?? r.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] ?? JSON.stringify(r);
       for (const [id, sg] of Object.entries(resources(tpl, 'AWS::EC2::SecurityGroup'))) {
         for (const r of sg.Properties.SecurityGroupIngress ?? []) rules.push(`${id} ${r.IpProtocol} ${r.FromPort}-${r.ToPort} from ${src(r)}`);
       }
       for (const r of Object.values(resources(tpl, 'AWS::EC2::SecurityGroupIngress')).map((x) => x.Properties)) {
-        rules.push(`${r.GroupId['Fn::GetAtt'][0]} ${r.IpProtocol} ${r.FromPort}-${r.ToPort} from ${src(r)}`);
+        rules.push(`${r.GroupId['Fn::GetAtt'][0]} ${r.IpProtocol} ${port(r.FromPort)}-${port(r.ToPort)} from ${src(r)}`);
       }
       assert.deepEqual(rules.sort(), [
         `${alb} tcp 443-443 from 0.0.0.0/0`,
         `${alb} tcp 80-80 from 0.0.0.0/0`,
+        `${db} tcp 5432-5432 from ${rot}`,
         `${db} tcp 5432-5432 from ${svc}`,
         `${svc} tcp 8000-8000 from ${alb}`,
       ].sort());
     });
 
-    test(`${stage}: egress is exactly ALB->tasks 8000, tasks->DB 5432 and tasks->443 (AWS APIs), DB none`, () => {
+    test(`${stage}: egress is exactly ALB->tasks 8000, tasks/rotation->DB 5432 and ->443 (AWS APIs), DB none`, () => {
       const alb = idByPath(tpl, 'LoadBalancerSecurityGroup/Resource');
       const svc = idByPath(tpl, 'ServiceSecurityGroup/Resource');
       const db = idByPath(tpl, 'DatabaseSecurityGroup/Resource');
+      const rot = idByPath(tpl, 'RotationSecurityGroup/Resource');
+      const port = (p: any) => (typeof p === 'number' ? p : JSON.stringify(p).includes('Endpoint.Port') ? 5432 : JSON.stringify(p));
       const rules: string[] = [];
       for (const [id, sg] of Object.entries(resources(tpl, 'AWS::EC2::SecurityGroup'))) {
         for (const r of sg.Properties.SecurityGroupEgress ?? []) rules.push(`${id} ${r.IpProtocol} ${r.FromPort}-${r.ToPort} to ${r.CidrIp}`);
       }
       for (const r of Object.values(resources(tpl, 'AWS::EC2::SecurityGroupEgress')).map((x) => x.Properties)) {
-        rules.push(`${r.GroupId['Fn::GetAtt'][0]} ${r.IpProtocol} ${r.FromPort}-${r.ToPort} to ${r.DestinationSecurityGroupId['Fn::GetAtt'][0]}`);
+        rules.push(`${r.GroupId['Fn::GetAtt'][0]} ${r.IpProtocol} ${port(r.FromPort)}-${port(r.ToPort)} to ${r.DestinationSecurityGroupId['Fn::GetAtt'][0]}`);
       }
       assert.deepEqual(rules.sort(), [
         `${alb} tcp 8000-8000 to ${svc}`,
+        `${rot} tcp 443-443 to 0.0.0.0/0`,
+        `${rot} tcp 5432-5432 to ${db}`,
         // CDK's placeholder for "no egress at all" on a group with allowAllOutbound: false
         `${db} icmp 252-86 to 255.255.255.255/32`,
         `${svc} tcp 443-443 to 0.0.0.0/0`,

@@ -1,13 +1,16 @@
 /* The shared stack and the optional features: blue/green, static site, DNS, deploy role, e-mail. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { allOptionTemplates, attributes, defaultTemplates, only, resources } from '../helpers';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ALL_OPTIONS_CONTEXT, allOptionTemplates, attributes, build, defaultTemplates, only, REPO_ROOT, resources } from '../helpers';
 
 const d = defaultTemplates();
 const o = allOptionTemplates();
 
 describe('shared stack', () => {
-  test('ECR repository "timewarp": scan on push, immutable tags, lifecycle rules, retained', () => {
+  test('ECR repository "timewarp": scan on push, immutable tags, lifecycle rules, retained except after a failed create', () => {
     const repo = only(d.shared, 'AWS::ECR::Repository');
     assert.equal(repo.props.RepositoryName, 'timewarp');
     assert.deepEqual(repo.props.ImageScanningConfiguration, { ScanOnPush: true });
@@ -20,7 +23,9 @@ describe('shared stack', () => {
         ['any', 'imageCountMoreThan', 50],
       ],
     );
-    assert.equal((resources(d.shared, 'AWS::ECR::Repository') as any)[repo.id].DeletionPolicy, 'Retain');
+    const raw = (resources(d.shared, 'AWS::ECR::Repository') as any)[repo.id];
+    assert.equal(raw.DeletionPolicy, 'RetainExceptOnCreate');
+    assert.equal(raw.UpdateReplacePolicy, 'Retain');
   });
 
   test('no deploy role unless a GitHub repository is named', () => {
@@ -28,48 +33,129 @@ describe('shared stack', () => {
     d.shared.resourceCountIs('AWS::IAM::OIDCProvider', 0);
   });
 
-  test('GitHub deploy role: OIDC, only this repository\'s staging/production environments', () => {
-    const provider = only(o.shared, 'AWS::IAM::OIDCProvider').props;
-    assert.equal(provider.Url, 'https://token.actions.githubusercontent.com');
-    assert.deepEqual(provider.ClientIdList, ['sts.amazonaws.com']);
-    const role = only(o.shared, 'AWS::IAM::Role').props;
-    const [trust] = role.AssumeRolePolicyDocument.Statement;
-    assert.equal(trust.Action, 'sts:AssumeRoleWithWebIdentity');
-    assert.deepEqual(trust.Condition.StringEquals, {
-      'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
-      'token.actions.githubusercontent.com:sub': [
-        'repo:example-org/timewarp:environment:staging',
-        'repo:example-org/timewarp:environment:production',
-      ],
-    });
-    assert.equal(role.MaxSessionDuration, 3600);
+  const roles = () => {
+    const all = Object.entries(resources(o.shared, 'AWS::IAM::Role'));
+    const byStage = (stage: string) => {
+      const hit = all.find(([id]) => id.startsWith(`GithubDeployRole${stage[0].toUpperCase()}${stage.slice(1)}`));
+      assert.ok(hit, `a deploy role for ${stage}`);
+      const statements = Object.values(resources(o.shared, 'AWS::IAM::Policy'))
+        .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === hit![0]))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+      return { id: hit![0], props: hit![1].Properties, statements };
+    };
+    assert.equal(all.length, 2, 'one role per stage');
+    return { staging: byStage('staging'), production: byStage('production') };
+  };
+
+  test("one deploy role per stage, each trusting only its own GitHub environment on main", () => {
+    const r = roles();
+    for (const stage of ['staging', 'production'] as const) {
+      const [trust, ...rest] = r[stage].props.AssumeRolePolicyDocument.Statement;
+      assert.deepEqual(rest, []);
+      assert.equal(trust.Action, 'sts:AssumeRoleWithWebIdentity');
+      assert.deepEqual(trust.Condition, {
+        StringEquals: {
+          'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+          // exactly one subject, a string: no list, no wildcard, no StringLike
+          'token.actions.githubusercontent.com:sub': `repo:example-org/timewarp:environment:${stage}:ref:refs/heads/main`,
+        },
+      });
+      assert.equal(r[stage].props.MaxSessionDuration, 3600);
+    }
   });
 
-  test('GitHub deploy role: push images, run migrate tasks, update services; nothing broader', () => {
-    const statements = only(o.shared, 'AWS::IAM::Policy').props.PolicyDocument.Statement;
-    const actions = statements.flatMap((s: any) => [].concat(s.Action)).sort();
-    for (const forbidden of ['iam:*', 'ecs:*', 'ecr:*', '*', 'ecs:DeleteService', 'rds:*', 'secretsmanager:GetSecretValue']) {
-      assert.ok(!actions.includes(forbidden), `${forbidden} is not granted`);
+  test('the account\'s OIDC provider is imported by default (one per account); created only when asked', () => {
+    o.shared.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    const [trust] = roles().staging.props.AssumeRolePolicyDocument.Statement;
+    assert.deepEqual(trust.Principal.Federated, {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':oidc-provider/token.actions.githubusercontent.com']],
+    });
+    const created = Template.fromStack(build({ ...ALL_OPTIONS_CONTEXT, createGithubOidcProvider: 'true' }, false).shared);
+    const provider = Object.values(resources(created, 'AWS::IAM::OIDCProvider'));
+    assert.equal(provider.length, 1);
+    assert.equal(provider[0].Properties.Url, 'https://token.actions.githubusercontent.com');
+    assert.deepEqual(provider[0].Properties.ClientIdList, ['sts.amazonaws.com']);
+    assert.equal(provider[0].DeletionPolicy, 'RetainExceptOnCreate');
+    const given = Template.fromStack(
+      build({ ...ALL_OPTIONS_CONTEXT, githubOidcProviderArn: 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com' }, false).shared,
+    );
+    const [role] = Object.values(resources(given, 'AWS::IAM::Role'));
+    assert.equal(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Federated, 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com');
+    assert.throws(() => build({ ...ALL_OPTIONS_CONTEXT, createGithubOidcProvider: 'yes' }, false), /createGithubOidcProvider must be true or false/);
+  });
+
+  test('each role reaches its own stage only: no grant names the other stage or a timewarp-* wildcard', () => {
+    const r = roles();
+    for (const [stage, other] of [['staging', 'production'], ['production', 'staging']] as const) {
+      const text = JSON.stringify(r[stage].statements);
+      assert.ok(!text.includes(other), `${stage} role mentions ${other}`);
+      assert.ok(!/timewarp-\*|TimeWarp-\*/.test(text), `${stage} role has no cross-stage wildcard`);
+      const sid = (id: string) => r[stage].statements.find((s: any) => s.Sid === id);
+      assert.match(JSON.stringify(sid('UpdateService').Resource), new RegExp(`:service/timewarp-${stage}/\\*`));
+      assert.match(JSON.stringify(sid('RunMigrations').Resource), new RegExp(`:task-definition/timewarp-${stage}-migrate:\\*`));
+      assert.match(JSON.stringify(sid('RunMigrations').Condition.ArnEquals['ecs:cluster']), new RegExp(`:cluster/timewarp-${stage}"`));
+      assert.match(JSON.stringify(sid('ReadStackOutputs').Resource), new RegExp(`:stack/TimeWarp-${stage}/\\*`));
+      assert.match(JSON.stringify(sid('PassTaskRoles').Resource), new RegExp(`:role/TimeWarp-${stage}-\\*`));
+      assert.deepEqual(sid('PassTaskRoles').Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      assert.deepEqual(sid('TagNewRevisions').Condition, { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } });
     }
-    for (const needed of [
-      'ecr:PutImage',
-      'ecr:DescribeImages',
-      'ecr:DescribeRepositories',
-      'ecs:RunTask',
-      'ecs:UpdateService',
-      'ecs:RegisterTaskDefinition',
-      'ecs:TagResource',
-      'iam:PassRole',
-      'cloudformation:DescribeStacks',
-    ]) {
-      assert.ok(actions.includes(needed), `${needed} is granted`);
+  });
+
+  test('deploy roles: what deploy.sh needs (ListTaskDefinitions for rollback included), nothing broader; only staging pushes', () => {
+    const r = roles();
+    for (const stage of ['staging', 'production'] as const) {
+      const actions = r[stage].statements.flatMap((s: any): string[] => [].concat(s.Action)).sort();
+      for (const forbidden of ['iam:*', 'ecs:*', 'ecr:*', '*', 'ecs:DeleteService', 'rds:*', 'secretsmanager:GetSecretValue']) {
+        assert.ok(!actions.includes(forbidden), `${forbidden} is not granted`);
+      }
+      for (const needed of [
+        'ecr:BatchGetImage',
+        'ecr:DescribeImages',
+        'ecr:DescribeRepositories',
+        'ecs:RunTask',
+        'ecs:DescribeTasks',
+        'ecs:UpdateService',
+        'ecs:DescribeServices',
+        'ecs:RegisterTaskDefinition',
+        'ecs:DescribeTaskDefinition',
+        'ecs:ListTaskDefinitions',
+        'ecs:TagResource',
+        'iam:PassRole',
+        'logs:GetLogEvents',
+        'cloudformation:DescribeStacks',
+      ]) {
+        assert.ok(actions.includes(needed), `${stage}: ${needed} is granted`);
+      }
+      assert.equal(actions.includes('ecr:PutImage'), stage === 'staging', `${stage} may push: ${stage === 'staging'}`);
+      const wildcard = r[stage].statements.filter((s: any) => s.Resource === '*').flatMap((s: any): string[] => [].concat(s.Action)).sort();
+      assert.deepEqual(wildcard, ['ecr:GetAuthorizationToken', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions', 'ecs:RegisterTaskDefinition']);
     }
-    const tag = statements.find((s: any) => s.Sid === 'TagNewRevisions');
-    assert.deepEqual(tag.Condition, { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } });
-    const pass = statements.find((s: any) => s.Sid === 'PassTaskRoles');
-    assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
-    const wildcard = statements.filter((s: any) => s.Resource === '*').flatMap((s: any) => [].concat(s.Action)).sort();
-    assert.deepEqual(wildcard, ['ecr:GetAuthorizationToken', 'ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition']);
+  });
+
+  test('every AWS call deploy.sh and migrate.sh make is granted to the deploy roles', () => {
+    const map: Record<string, string> = {
+      'cloudformation describe-stacks': 'cloudformation:DescribeStacks',
+      'ecr describe-repositories': 'ecr:DescribeRepositories',
+      'ecr describe-images': 'ecr:DescribeImages',
+      'ecr get-login-password': 'ecr:GetAuthorizationToken',
+      'ecs describe-task-definition': 'ecs:DescribeTaskDefinition',
+      'ecs register-task-definition': 'ecs:RegisterTaskDefinition',
+      'ecs list-task-definitions': 'ecs:ListTaskDefinitions',
+      'ecs run-task': 'ecs:RunTask',
+      'ecs describe-tasks': 'ecs:DescribeTasks',
+      'ecs wait': 'ecs:DescribeServices',
+      'ecs update-service': 'ecs:UpdateService',
+      'ecs describe-services': 'ecs:DescribeServices',
+      'logs get-log-events': 'logs:GetLogEvents',
+    };
+    const scripts = ['deploy.sh', 'migrate.sh'].map((f) => readFileSync(join(REPO_ROOT, 'scripts', f), 'utf8')).join('\n');
+    const calls = new Set([...scripts.matchAll(/aws_ (\w+) ([a-z-]+)/g)].map((m) => `${m[1]} ${m[2]}`));
+    assert.ok(calls.size >= 10, [...calls].join(', '));
+    const granted = new Set(roles().production.statements.flatMap((s: any): string[] => [].concat(s.Action)));
+    for (const call of calls) {
+      assert.ok(map[call], `known call: ${call}`);
+      assert.ok(granted.has(map[call]), `${call} needs ${map[call]}`);
+    }
   });
 });
 
@@ -98,7 +184,7 @@ describe('options', () => {
     assert.equal(https.Properties.DefaultActions[0].Type, 'forward');
     const tgs = Object.values(resources(o.staging, 'AWS::ElasticLoadBalancingV2::TargetGroup')).map((g) => g.Properties);
     for (const tg of tgs) {
-      assert.equal(tg.HealthCheckPath, '/health/');
+      assert.equal(tg.HealthCheckPath, '/health/live');
       assert.equal(attributes(tg.TargetGroupAttributes)['deregistration_delay.timeout_seconds'], '30');
     }
   });

@@ -1,6 +1,7 @@
 /* ECS: cluster, the serve and migrate task definitions, the service, autoscaling and IAM. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import * as T from '../../lib/timing';
 import { containerEnv, defaultTemplates, idByPath, only, resources, STAGE_NAMES } from '../helpers';
 
 const t = defaultTemplates();
@@ -54,11 +55,35 @@ describe('ECS', () => {
       }
     });
 
-    test(`${stage}: container health check runs \`timewarp healthcheck\``, () => {
+    test(`${stage}: container health check runs \`timewarp healthcheck\` (which probes /health/live)`, () => {
       assert.deepEqual(serveC.HealthCheck.Command, ['CMD', '/usr/local/bin/timewarp', 'healthcheck']);
       assert.equal(serveC.HealthCheck.Interval, 10);
       assert.equal(serveC.HealthCheck.Timeout, 5);
       assert.equal(serveC.HealthCheck.Retries, 3);
+      assert.equal(serveC.HealthCheck.StartPeriod, 15);
+    });
+
+    test(`${stage}: a 5-minute database outage replaces no task; a hung process is replaced within a minute`, () => {
+      // Every check that can make ECS replace a task probes the process only (/health/live):
+      // the target group's, and the container's (timewarp healthcheck probes /health/live).
+      const tgs = Object.values(resources(tpl, 'AWS::ElasticLoadBalancingV2::TargetGroup')).map((g) => g.Properties);
+      for (const tg of tgs) assert.equal(tg.HealthCheckPath, '/health/live');
+      assert.notEqual(T.HEALTH_CHECK_PATH, T.DEEP_HEALTH_PATH);
+      // A hung process answers nothing: unhealthy at the ALB after interval x threshold (+ timeout),
+      // and in the container after interval x retries; both well under a minute.
+      const [tg] = tgs;
+      const albSeconds = tg.HealthCheckIntervalSeconds * tg.UnhealthyThresholdCount + tg.HealthCheckTimeoutSeconds;
+      const containerSeconds = serveC.HealthCheck.Interval * serveC.HealthCheck.Retries + serveC.HealthCheck.Timeout;
+      assert.ok(albSeconds <= 60 && containerSeconds <= 60, `${albSeconds} s / ${containerSeconds} s`);
+      // The deep check cannot replace anything: it is an alarm, longer than a routine failover.
+      const alarm = Object.values(resources(tpl, 'AWS::CloudWatch::Alarm')).find((a) => a.Properties.MetricName === 'DatabaseReachable')!;
+      assert.ok(alarm, 'an alarm on DatabaseReachable');
+      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: only(tpl, 'AWS::SNS::Topic').id }], 'it notifies; it restarts nothing');
+      const svc = only(tpl, 'AWS::ECS::Service').props;
+      const deployAlarms = svc.DeploymentConfiguration.Alarms.AlarmNames.map((r: any) => r.Ref);
+      const alarmId = Object.entries(resources(tpl, 'AWS::CloudWatch::Alarm')).find(([, a]) => a.Properties.MetricName === 'DatabaseReachable')![0];
+      assert.ok(!deployAlarms.includes(alarmId), 'not a deployment alarm');
+      assert.ok(T.TOLERATED_DATABASE_OUTAGE_SECONDS >= 300);
     });
 
     test(`${stage}: timing contract: stopTimeout 45 s, drain 20 s, server idle 25 s, shutdown 10 s`, () => {
@@ -81,6 +106,8 @@ describe('ECS', () => {
       assert.equal(env.DB_NAME, 'timewarp');
       assert.equal(env.PORT, '8000');
       assert.equal(env.ALLOWED_HOSTS, prod ? 'timewarp.example.com' : 'staging.timewarp.example.com');
+      assert.equal(env.TIMEWARP_SERVICE_NAME, `timewarp-${stage}`, 'the stage is the metrics dimension "Service"');
+      assert.equal(env.TIMEWARP_METRICS_INTERVAL, '60');
       const dbId = only(tpl, 'AWS::RDS::DBInstance').id;
       assert.deepEqual(env.DB_HOST, { 'Fn::GetAtt': [dbId, 'Endpoint.Address'] });
       assert.deepEqual(env.DB_PORT, { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] });
@@ -89,16 +116,23 @@ describe('ECS', () => {
       }
     });
 
-    test(`${stage}: DB_USER, DB_PASSWORD and SECRET_KEY are ECS secrets from Secrets Manager`, () => {
-      const attachment = only(tpl, 'AWS::SecretsManager::SecretTargetAttachment').id;
+    test(`${stage}: serve connects as the service user, migrate as the owner; all ECS secrets from Secrets Manager`, () => {
+      const master = idByPath(tpl, 'Database/Secret/Attachment/Resource');
+      const serviceUser = idByPath(tpl, 'ServiceDatabaseSecret/Attachment/Resource');
       const secretKey = idByPath(tpl, 'SecretKey/Resource');
-      const expected = [
-        { Name: 'DB_USER', ValueFrom: { 'Fn::Join': ['', [{ Ref: attachment }, ':username::']] } },
-        { Name: 'DB_PASSWORD', ValueFrom: { 'Fn::Join': ['', [{ Ref: attachment }, ':password::']] } },
+      const from = (id: string, key: string) => ({ 'Fn::Join': ['', [{ Ref: id }, `:${key}::`]] });
+      assert.deepEqual(serveC.Secrets, [
+        { Name: 'DB_USER', ValueFrom: from(serviceUser, 'username') },
+        { Name: 'DB_PASSWORD', ValueFrom: from(serviceUser, 'password') },
         { Name: 'SECRET_KEY', ValueFrom: { Ref: secretKey } },
-      ];
-      assert.deepEqual(serveC.Secrets, expected);
-      assert.deepEqual(migrateC.Secrets, expected);
+      ]);
+      assert.deepEqual(migrateC.Secrets, [
+        { Name: 'DB_USER', ValueFrom: from(master, 'username') },
+        { Name: 'DB_PASSWORD', ValueFrom: from(master, 'password') },
+        { Name: 'DB_SERVICE_USER', ValueFrom: from(serviceUser, 'username') },
+        { Name: 'DB_SERVICE_PASSWORD', ValueFrom: from(serviceUser, 'password') },
+        { Name: 'SECRET_KEY', ValueFrom: { Ref: secretKey } },
+      ]);
       const generated = (resources(tpl, 'AWS::SecretsManager::Secret') as any)[secretKey].Properties.GenerateSecretString;
       assert.ok(generated.PasswordLength >= 32, 'SECRET_KEY has at least the 32 characters production requires');
       assert.equal(generated.ExcludePunctuation, true);
@@ -140,6 +174,8 @@ describe('ECS', () => {
       const svc = only(tpl, 'AWS::ECS::Service').props;
       assert.equal(svc.DesiredCount, prod ? 2 : 1);
       assert.deepEqual(svc.DeploymentConfiguration, {
+        // Deployment alarms: a release that answers 5xx or slowly is rolled back on its metrics.
+        Alarms: { AlarmNames: [{ Ref: idByPath(tpl, 'Deploy5xxRate/Resource') }, { Ref: idByPath(tpl, 'DeployLatencyHigh/Resource') }], Enable: true, Rollback: true },
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
         MaximumPercent: 200,
         MinimumHealthyPercent: 100,
@@ -198,7 +234,7 @@ describe('ECS', () => {
       }
     });
 
-    test(`${stage}: execution role may pull the image, read the two secrets and write logs, nothing else`, () => {
+    test(`${stage}: execution role may pull the image, read the three secrets and write logs, nothing else`, () => {
       const execRoleId = idByPath(tpl, 'TaskExecutionRole/Resource');
       const statements = roleStatements(tpl, execRoleId);
       const repo = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':repository/timewarp']] };
@@ -209,7 +245,11 @@ describe('ECS', () => {
         {
           Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
           Effect: 'Allow',
-          Resource: [{ Ref: only(tpl, 'AWS::SecretsManager::SecretTargetAttachment').id }, { Ref: idByPath(tpl, 'SecretKey/Resource') }],
+          Resource: [
+            { Ref: idByPath(tpl, 'Database/Secret/Attachment/Resource') },
+            { Ref: idByPath(tpl, 'SecretKey/Resource') },
+            { Ref: idByPath(tpl, 'ServiceDatabaseSecret/Attachment/Resource') },
+          ],
         },
       ]);
     });
