@@ -88,9 +88,9 @@ void metrics_flush_emf(void)
         log_access_line(line, (size_t)len);
 }
 
-char *metrics_prometheus(size_t *len)
+char *metrics_prometheus_text(size_t *len, size_t initial_capacity)
 {
-    size_t cap = 4096, pos = 0;
+    size_t cap = initial_capacity, pos = 0;
     char *out = malloc(cap);
     if (!out)
         return NULL;
@@ -123,3 +123,5 @@ char *metrics_prometheus(size_t *len)
     *len = pos < cap ? pos : cap - 1;
     return out;
 }
+
+char *metrics_prometheus(size_t *len) { return metrics_prometheus_text(len, 4096); }

@@ -22,4 +22,7 @@ void metrics_flush_emf(void);
 
 /* Prometheus text exposition of the totals since start; caller frees. */
 char *metrics_prometheus(size_t *len);
+/* The same, starting from a buffer of `initial_capacity` bytes that grows as needed (the unit
+ * test starts small so that the growth path runs). */
+char *metrics_prometheus_text(size_t *len, size_t initial_capacity);
 #endif
