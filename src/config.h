@@ -24,6 +24,11 @@ struct config {
     struct pg_params pg;
     char pg_storage[2048]; /* backing store for pg.values */
     char data_dir[1024];   /* where development keeps its generated secret key */
+    /* TLS towards PostgreSQL as libpq will apply it (DATABASE_URL's parameters, else the
+     * PGSSLMODE/PGSSLROOTCERT environment, else libpq's default "prefer"). */
+    char pg_sslmode[16];
+    char pg_sslrootcert[512];
+    const char *pg_sslmode_from; /* which setting gave pg_sslmode, for messages */
     char host[256];
     int port;
     char secret_key[512];
@@ -43,6 +48,7 @@ struct config {
     int trusted_proxies;    /* X-Forwarded-* hops to trust: 1 behind the ALB, 0 when exposed */
     int metrics_interval;   /* seconds between CloudWatch EMF metric lines */
     bool metrics_endpoint;  /* serve Prometheus text at /metrics */
+    char service_name[65];  /* the metrics' Service dimension: one per stage in an account */
 };
 
 /* Problems found while loading; loading never stops at the first one, so `check` can list all. */

@@ -22,6 +22,13 @@ struct counters {
 
 static struct counters total;  /* since start: Prometheus */
 static struct counters window; /* since the last EMF flush */
+/* The EMF lines' Service dimension; set once before any thread starts. */
+static char service[65] = "timewarp";
+
+void metrics_set_service(const char *name)
+{
+    snprintf(service, sizeof service, "%s", name);
+}
 
 static void bump(struct counters *c, unsigned status, uint64_t us)
 {
@@ -69,7 +76,7 @@ void metrics_flush_emf(void)
         return; /* an idle service writes nothing */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char line[1536];
+    char line[2048]; /* the longest line (64-character service, 20-digit counts) is about 1.4 KiB */
     int len = snprintf(line, sizeof line,
         "{\"_aws\":{\"Timestamp\":%lld,\"CloudWatchMetrics\":[{\"Namespace\":\"TimeWarp\","
         "\"Dimensions\":[[\"Service\"]],\"Metrics\":["
@@ -78,10 +85,10 @@ void metrics_flush_emf(void)
         "{\"Name\":\"LatencyMax\",\"Unit\":\"Milliseconds\"},"
         "{\"Name\":\"SubmissionsAccepted\",\"Unit\":\"Count\"},{\"Name\":\"SubmissionsRejected\",\"Unit\":\"Count\"},"
         "{\"Name\":\"SubmissionsDuplicate\",\"Unit\":\"Count\"},{\"Name\":\"DatabaseErrors\",\"Unit\":\"Count\"}]}]},"
-        "\"Service\":\"timewarp\",\"Requests\":%llu,\"Errors4xx\":%llu,\"Errors5xx\":%llu,"
+        "\"Service\":\"%s\",\"Requests\":%llu,\"Errors4xx\":%llu,\"Errors5xx\":%llu,"
         "\"LatencyAvg\":%.3f,\"LatencyMax\":%.3f,\"SubmissionsAccepted\":%llu,"
         "\"SubmissionsRejected\":%llu,\"SubmissionsDuplicate\":%llu,\"DatabaseErrors\":%llu}\n",
-        (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, n, c4, c5,
+        (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, service, n, c4, c5,
         n ? (double)sum / (double)n / 1000.0 : 0.0, (double)max / 1000.0,
         ev[METRIC_SUBMISSION_ACCEPTED], ev[METRIC_SUBMISSION_REJECTED],
         ev[METRIC_SUBMISSION_DUPLICATE], ev[METRIC_DB_ERROR]);

@@ -14,6 +14,9 @@ enum metric_event {
     METRIC_EVENT_COUNT
 };
 
+/* The value of the Service dimension (config's TIMEWARP_SERVICE_NAME); call before serving. */
+void metrics_set_service(const char *name);
+
 void metrics_request(unsigned status, uint64_t duration_us);
 void metrics_count(enum metric_event e);
 

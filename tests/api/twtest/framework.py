@@ -97,12 +97,13 @@ class Backend:
             if self.pg is not None:
                 self.pg.destroy()
 
-    def new_db_url(self, scheme="postgres"):
+    def new_db_url(self, scheme="postgres", verify=False):
+        """A fresh database; on PostgreSQL verify=True asks for sslmode=verify-full (production)."""
         if self.name == "sqlite":
             self._sqlite_n += 1
             d = self.suite.newdir("sqlite-db")
             return "sqlite:///" + os.path.join(d, "timewarp-%d.sqlite3" % self._sqlite_n)
-        return self.pg.url(self.pg.create_database(), scheme=scheme)
+        return self.pg.url(self.pg.create_database(), scheme=scheme, verify=verify)
 
     def next_year(self):
         """A year no other test uses, so date-filtered listings are isolated."""

@@ -23,7 +23,8 @@ assert len(TEST_SECRET_KEY) == 40
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "ERROR: UndefinedBehaviorSanitizer")
 
 # Variables that configure the server: never inherited from the caller's environment.
-_SERVER_VARS_PREFIXES = ("DATABASE_URL", "DB_", "TIMEWARP_", "SECRET_KEY", "ALLOWED_HOSTS")
+# PG*: libpq reads PGSSLMODE, PGPASSWORD and the like from the environment too.
+_SERVER_VARS_PREFIXES = ("DATABASE_URL", "DB_", "TIMEWARP_", "SECRET_KEY", "ALLOWED_HOSTS", "PG")
 _SERVER_VARS = ("HOST", "PORT", "DEBUG", "LOG_LEVEL")
 
 
