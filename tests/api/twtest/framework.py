@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import datetime
 
 from . import cleanup
@@ -116,7 +117,7 @@ class Backend:
         return url[len("sqlite:///"):]
 
     def _dbname(self, url):
-        return url.rsplit("/", 1)[-1].split("?")[0]
+        return urllib.parse.urlsplit(url).path.lstrip("/")
 
     def db_counts(self, url):
         if self.name == "sqlite":
