@@ -260,6 +260,33 @@ static void load_service_name(struct config *c, const char *v, struct config_pro
                    "(got %zu bytes)", sizeof c->service_name - 1, len);
 }
 
+/* A plain PostgreSQL identifier, so it reads the same quoted or not (and in GRANT output). */
+static void load_service_role(struct config *c, config_lookup lookup, void *ctx, struct config_problems *p)
+{
+    char buf[256];
+    const char *role = lookup("TIMEWARP_DB_SERVICE_ROLE", ctx);
+    const char *pw = setting("TIMEWARP_DB_SERVICE_PASSWORD", lookup, ctx, buf, sizeof buf, p);
+    if (!role || !*role) {
+        if (pw && *pw)
+            problem(p, "TIMEWARP_DB_SERVICE_PASSWORD is set without TIMEWARP_DB_SERVICE_ROLE");
+        return;
+    }
+    size_t len = strlen(role);
+    bool ok = len < sizeof c->db_service_role && (islower((unsigned char)role[0]) || role[0] == '_') &&
+              strncmp(role, "pg_", 3) != 0;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = islower((unsigned char)role[i]) || isdigit((unsigned char)role[i]) || role[i] == '_';
+    if (!ok)
+        problem(p, "TIMEWARP_DB_SERVICE_ROLE must be 1 to 63 lowercase letters, digits or _, starting with "
+                   "a letter or _ and not with pg_ (got '%.63s')", role);
+    else if (c->engine != DB_POSTGRES)
+        problem(p, "TIMEWARP_DB_SERVICE_ROLE is for PostgreSQL: SQLite has no roles");
+    else
+        memcpy(c->db_service_role, role, len + 1);
+    if (pw)
+        snprintf(c->db_service_password, sizeof c->db_service_password, "%s", pw);
+}
+
 bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_checks,
                  struct config_problems *p)
 {
@@ -350,6 +377,7 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
         problem(p, "TIMEWARP_METRICS_ENDPOINT must be true or false (got '%s')", v);
 
     load_service_name(c, lookup("TIMEWARP_SERVICE_NAME", ctx), p);
+    load_service_role(c, lookup, ctx, p);
 
     v = lookup("LOG_LEVEL", ctx);
     c->log_level = LOG_INFO;

@@ -49,6 +49,10 @@ struct config {
     int metrics_interval;   /* seconds between CloudWatch EMF metric lines */
     bool metrics_endpoint;  /* serve Prometheus text at /metrics */
     char service_name[65];  /* the metrics' Service dimension: one per stage in an account */
+    /* `migrate` only: the limited role the service connects as (PostgreSQL), and the password
+     * it is created with when it does not exist yet. */
+    char db_service_role[64];
+    char db_service_password[256];
 };
 
 /* Problems found while loading; loading never stops at the first one, so `check` can list all. */

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "store/grants.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -78,6 +79,12 @@ static int cmd_migrate(const struct config *c, int argc, char **argv)
         return 1;
     }
     bool ok = store_migrate(st, target, err, sizeof err);
+    if (ok && c->db_service_role[0]) {
+        ok = store_grant_service_role(st, c->db_service_role, c->db_service_password, err, sizeof err);
+        if (ok)
+            log_eventf(LOG_INFO, "migrate: the service role %s may read and write rows, and nothing else",
+                       c->db_service_role);
+    }
     if (!ok)
         log_eventf(LOG_ERROR, "migrate: %s", err);
     store_close(st);
