@@ -483,6 +483,37 @@ static void test_production_requires_verified_tls(void **state)
     assert_ok(load(sqlite, false));
 }
 
+/* ---- the service role (migrate) ----------------------------------------------------------- */
+
+static void test_service_role(void **state)
+{
+    (void)state;
+    static const struct kv good[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_ROLE", "timewarp_app"},
+                                     {"TIMEWARP_DB_SERVICE_PASSWORD", "s3cret"}, {NULL, NULL}};
+    assert_ok(load(good, false));
+    assert_string_equal(cfg.db_service_role, "timewarp_app");
+    assert_string_equal(cfg.db_service_password, "s3cret");
+    static const struct kv none[] = {{"DATABASE_URL", "postgres://h/db"}, {NULL, NULL}};
+    assert_ok(load(none, false));
+    assert_string_equal(cfg.db_service_role, "");
+    static const char *const bad[] = {"Timewarp", "1app", "pg_app", "app-1", "app\"; DROP TABLE clips; --",
+                                      "a234567890123456789012345678901234567890123456789012345678901234"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const struct kv env[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_ROLE", bad[i]},
+                                 {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok)
+            print_error("TIMEWARP_DB_SERVICE_ROLE accepted: %s\n", bad[i]);
+        assert_one_problem(ok, "TIMEWARP_DB_SERVICE_ROLE");
+        assert_string_equal(cfg.db_service_role, "");
+    }
+    static const struct kv sqlite[] = {{"TIMEWARP_DB_SERVICE_ROLE", "timewarp_app"}, {NULL, NULL}};
+    assert_one_problem(load(sqlite, false), "TIMEWARP_DB_SERVICE_ROLE");
+    static const struct kv orphan[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_PASSWORD", "x"},
+                                       {NULL, NULL}};
+    assert_one_problem(load(orphan, false), "TIMEWARP_DB_SERVICE_ROLE");
+}
+
 /* ---- metrics ----------------------------------------------------------------------------- */
 
 static void test_service_name(void **state)
@@ -830,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_pg_tls_resolution),
         cmocka_unit_test(test_production_requires_verified_tls),
         cmocka_unit_test(test_service_name),
+        cmocka_unit_test(test_service_role),
         cmocka_unit_test(test_deploy_checks),
         cmocka_unit_test_setup_teardown(test_secret_key_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_ensure_secret_key_creates_and_reuses, make_tmpdir,
