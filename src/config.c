@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,50 @@ static void set_data_dir_from(struct config *c, const char *sqlite_path)
         snprintf(c->data_dir, sizeof c->data_dir, "%.*s", (int)(slash - sqlite_path), sqlite_path);
 }
 
+/* Resolves sslmode and sslrootcert the way libpq will: a parameter in the URL, else libpq's
+ * own environment variables, else its default. Resolving here (with libpq's own parser) is
+ * what lets `check --deploy` judge the connection the server will really make. */
+static void load_pg_tls(struct config *c, const char *url, config_lookup lookup, void *ctx,
+                        struct config_problems *p)
+{
+    static const char *const modes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+    const char *mode = NULL, *root = NULL;
+    PQconninfoOption *opts = NULL;
+    if (url) {
+        char *parse_err = NULL;
+        opts = PQconninfoParse(url, &parse_err);
+        PQfreemem(parse_err); /* not shown: it may quote the password */
+        if (!opts) {
+            problem(p, "DATABASE_URL is not a valid PostgreSQL URL (see libpq's connection URIs)");
+            return;
+        }
+        for (PQconninfoOption *o = opts; o->keyword; o++) {
+            if (o->val && strcmp(o->keyword, "sslmode") == 0)
+                mode = o->val;
+            else if (o->val && strcmp(o->keyword, "sslrootcert") == 0)
+                root = o->val;
+        }
+    }
+    c->pg_sslmode_from = mode ? "DATABASE_URL's sslmode" : "PGSSLMODE";
+    if (!mode)
+        mode = lookup("PGSSLMODE", ctx);
+    if (!root)
+        root = lookup("PGSSLROOTCERT", ctx);
+    if (!mode || !*mode) {
+        mode = "prefer";
+        c->pg_sslmode_from = "libpq's default";
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        known = known || strcmp(mode, modes[i]) == 0;
+    if (!known)
+        problem(p, "%s must be one of disable, allow, prefer, require, verify-ca, verify-full (got '%.20s')",
+                c->pg_sslmode_from, mode);
+    snprintf(c->pg_sslmode, sizeof c->pg_sslmode, "%s", known ? mode : "");
+    snprintf(c->pg_sslrootcert, sizeof c->pg_sslrootcert, "%s", root ? root : "");
+    PQconninfoFree(opts);
+}
+
 static void load_database(struct config *c, config_lookup lookup, void *ctx, struct config_problems *p)
 {
     char buf[2048];
@@ -143,6 +188,7 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
     const char *url = setting("DATABASE_URL", lookup, ctx, buf, sizeof buf, p);
     const char *engine = lookup("DB_ENGINE", ctx);
     const char *sqlite_path = "data/timewarp.sqlite3";
+    const char *pg_url = NULL;
 
     c->engine = DB_SQLITE;
     if (url && *url) {
@@ -151,6 +197,7 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
         } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
             c->engine = DB_POSTGRES;
             refuse_url_overrides(url, p);
+            pg_url = url;
             pg_param(c, &used, &n, "dbname", url, p); /* libpq expands a URI given as dbname */
         } else {
             problem(p, "DATABASE_URL must start with sqlite:/// or postgres:// (got a '%.*s' URL)",
@@ -203,6 +250,7 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
                  "-c idle_in_transaction_session_timeout=%d", ms, ms, 2 * ms);
         pg_param(c, &used, &n, "options", v, p);
         snprintf(c->data_dir, sizeof c->data_dir, "data");
+        load_pg_tls(c, pg_url, lookup, ctx, p);
     } else {
         snprintf(c->sqlite_path, sizeof c->sqlite_path, "%s", sqlite_path);
         set_data_dir_from(c, c->sqlite_path);
@@ -240,6 +288,51 @@ static bool secret_key_is_weak(const char *k, size_t len)
             distinct++;
         }
     return len < 32 || distinct < 5 || strcasestr(k, "insecure") || strcasestr(k, "changeme");
+}
+
+/* It becomes a CloudWatch dimension value inside a JSON line, so printable ASCII without
+ * the two characters JSON would need escaped. */
+static void load_service_name(struct config *c, const char *v, struct config_problems *p)
+{
+    snprintf(c->service_name, sizeof c->service_name, "timewarp");
+    if (!v)
+        return;
+    size_t len = strlen(v);
+    bool ok = len > 0 && len < sizeof c->service_name;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = v[i] >= 0x20 && v[i] < 0x7f && v[i] != '"' && v[i] != '\\';
+    if (ok)
+        memcpy(c->service_name, v, len + 1);
+    else
+        problem(p, "TIMEWARP_SERVICE_NAME must be 1 to %zu printable ASCII characters without \" or \\ "
+                   "(got %zu bytes)", sizeof c->service_name - 1, len);
+}
+
+/* A plain PostgreSQL identifier, so it reads the same quoted or not (and in GRANT output). */
+static void load_service_role(struct config *c, config_lookup lookup, void *ctx, struct config_problems *p)
+{
+    char buf[256];
+    const char *role = lookup("TIMEWARP_DB_SERVICE_ROLE", ctx);
+    const char *pw = setting("TIMEWARP_DB_SERVICE_PASSWORD", lookup, ctx, buf, sizeof buf, p);
+    if (!role || !*role) {
+        if (pw && *pw)
+            problem(p, "TIMEWARP_DB_SERVICE_PASSWORD is set without TIMEWARP_DB_SERVICE_ROLE");
+        return;
+    }
+    size_t len = strlen(role);
+    bool ok = len < sizeof c->db_service_role && (islower((unsigned char)role[0]) || role[0] == '_') &&
+              strncmp(role, "pg_", 3) != 0;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = islower((unsigned char)role[i]) || isdigit((unsigned char)role[i]) || role[i] == '_';
+    if (!ok)
+        problem(p, "TIMEWARP_DB_SERVICE_ROLE must be 1 to 63 lowercase letters, digits or _, starting with "
+                   "a letter or _ and not with pg_ (got '%.63s')", role);
+    else if (c->engine != DB_POSTGRES)
+        problem(p, "TIMEWARP_DB_SERVICE_ROLE is for PostgreSQL: SQLite has no roles");
+    else
+        memcpy(c->db_service_role, role, len + 1);
+    if (pw)
+        snprintf(c->db_service_password, sizeof c->db_service_password, "%s", pw);
 }
 
 bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_checks,
@@ -313,6 +406,16 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
             problem(p, "ALLOWED_HOSTS contains '*', which accepts any Host header");
     if (production_rules && c->engine == DB_SQLITE)
         problem(p, "the database is SQLite: production needs DATABASE_URL=postgres://… (or DB_ENGINE=postgres)");
+    /* Anything short of verify-full lets whoever sits between us and the database read and
+     * change every query, passwords included. */
+    if (production_rules && c->engine == DB_POSTGRES && c->pg_sslmode[0] &&
+        strcmp(c->pg_sslmode, "verify-full") != 0)
+        problem(p, "sslmode is '%s' (%s): production needs sslmode=verify-full, in DATABASE_URL "
+                   "(?sslmode=verify-full) or PGSSLMODE", c->pg_sslmode, c->pg_sslmode_from);
+    if (production_rules && c->engine == DB_POSTGRES && !c->pg_sslrootcert[0])
+        problem(p, "sslrootcert is not set: production verifies the database against a CA bundle, given "
+                   "in DATABASE_URL (?sslrootcert=/path) or PGSSLROOTCERT (the image has the RDS bundle "
+                   "at /etc/timewarp/db-ca.pem)");
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int_setting("TIMEWARP_WORKERS", lookup("TIMEWARP_WORKERS", ctx), 1, 256, cpus > 0 ? 2 * cpus : 2, &n, p);
@@ -342,6 +445,9 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
     v = lookup("TIMEWARP_METRICS_ENDPOINT", ctx);
     if (v && !parse_bool(v, &c->metrics_endpoint))
         problem(p, "TIMEWARP_METRICS_ENDPOINT must be true or false (got '%s')", v);
+
+    load_service_name(c, lookup("TIMEWARP_SERVICE_NAME", ctx), p);
+    load_service_role(c, lookup, ctx, p);
 
     v = lookup("LOG_LEVEL", ctx);
     c->log_level = LOG_INFO;

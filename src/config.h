@@ -26,6 +26,11 @@ struct config {
     char pg_storage[4096]; /* backing store for pg.values */
     int db_timeout_ms;     /* TIMEWARP_DB_TIMEOUT: the database time budget of a request */
     char data_dir[1024];   /* where development keeps its generated secret key */
+    /* TLS towards PostgreSQL as libpq will apply it (DATABASE_URL's parameters, else the
+     * PGSSLMODE/PGSSLROOTCERT environment, else libpq's default "prefer"). */
+    char pg_sslmode[16];
+    char pg_sslrootcert[512];
+    const char *pg_sslmode_from; /* which setting gave pg_sslmode, for messages */
     char host[256];
     int port;
     char secret_key[512];
@@ -45,6 +50,11 @@ struct config {
     int trusted_proxies;    /* X-Forwarded-* hops to trust: 1 behind the ALB, 0 when exposed */
     int metrics_interval;   /* seconds between CloudWatch EMF metric lines */
     bool metrics_endpoint;  /* serve Prometheus text at /metrics */
+    char service_name[65];  /* the metrics' Service dimension: one per stage in an account */
+    /* `migrate` only: the limited role the service connects as (PostgreSQL), and the password
+     * it is created with when it does not exist yet. */
+    char db_service_role[64];
+    char db_service_password[256];
 };
 
 /* Problems found while loading; loading never stops at the first one, so `check` can list all. */

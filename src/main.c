@@ -6,7 +6,9 @@
  * Configuration comes from the environment only (see README.md). */
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
+#include "store/grants.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
@@ -77,10 +79,40 @@ static int cmd_migrate(const struct config *c, int argc, char **argv)
         return 1;
     }
     bool ok = store_migrate(st, target, err, sizeof err);
+    if (ok && c->db_service_role[0]) {
+        ok = store_grant_service_role(st, c->db_service_role, c->db_service_password, err, sizeof err);
+        if (ok)
+            log_eventf(LOG_INFO, "migrate: the service role %s may read and write rows, and nothing else",
+                       c->db_service_role);
+    }
     if (!ok)
         log_eventf(LOG_ERROR, "migrate: %s", err);
     store_close(st);
     return ok ? 0 : 1;
+}
+
+/* With sslmode=verify-*, a certificate that does not verify is a configuration error, not an
+ * outage: refuse to start, so the deployment fails at once instead of serving 503s. An
+ * unreachable database must not stop a start (the server serves again when it comes back),
+ * so only libpq's certificate and TLS-support failures count. */
+static bool database_certificate_ok(const struct config *c)
+{
+    if (c->engine != DB_POSTGRES || strncmp(c->pg_sslmode, "verify-", 7) != 0)
+        return true;
+    char err[1024];
+    struct store *st = store_open(c, err, sizeof err);
+    if (st) {
+        store_close(st);
+        return true;
+    }
+    if (!strstr(err, "certificate") && !strstr(err, "does not support SSL")) {
+        log_eventf(LOG_WARN, "database not reachable at start-up, serving anyway: %s", err);
+        return true;
+    }
+    log_eventf(LOG_ERROR, "refusing to start: the database's TLS certificate could not be verified "
+               "(sslmode=%s, sslrootcert=%s): %s", c->pg_sslmode,
+               c->pg_sslrootcert[0] ? c->pg_sslrootcert : "(not set: libpq's ~/.postgresql/root.crt)", err);
+    return false;
 }
 
 /* A tiny HTTP client, so container images need no curl for their health check. */
@@ -169,8 +201,11 @@ int main(int argc, char **argv)
         /* Two malloc arenas rather than one per core × 8: worker threads allocate little
          * and briefly, and every extra arena is resident memory. */
         mallopt(M_ARENA_MAX, 2);
+        metrics_set_service(c.service_name);
         if (c.secret_key_generated)
             log_eventf(LOG_INFO, "development: using the generated SECRET_KEY kept in %s/secret_key", c.data_dir);
+        if (!database_certificate_ok(&c))
+            return 1;
         return server_run(&c);
     }
     fputs(usage, stderr);

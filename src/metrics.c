@@ -2,6 +2,7 @@
 #include "metrics.h"
 #include "log.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,13 @@ struct counters {
 
 static struct counters total;  /* since start: Prometheus */
 static struct counters window; /* since the last EMF flush */
+/* The EMF lines' Service dimension; set once before any thread starts. */
+static char service[65] = "timewarp";
+
+void metrics_set_service(const char *name)
+{
+    snprintf(service, sizeof service, "%s", name);
+}
 
 static void bump(struct counters *c, unsigned status, uint64_t us)
 {
@@ -68,7 +76,7 @@ void metrics_flush_emf(void)
         return; /* an idle service writes nothing */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char line[1536];
+    char line[2048]; /* the longest line (64-character service, 20-digit counts) is about 1.4 KiB */
     int len = snprintf(line, sizeof line,
         "{\"_aws\":{\"Timestamp\":%lld,\"CloudWatchMetrics\":[{\"Namespace\":\"TimeWarp\","
         "\"Dimensions\":[[\"Service\"]],\"Metrics\":["
@@ -77,10 +85,10 @@ void metrics_flush_emf(void)
         "{\"Name\":\"LatencyMax\",\"Unit\":\"Milliseconds\"},"
         "{\"Name\":\"SubmissionsAccepted\",\"Unit\":\"Count\"},{\"Name\":\"SubmissionsRejected\",\"Unit\":\"Count\"},"
         "{\"Name\":\"SubmissionsDuplicate\",\"Unit\":\"Count\"},{\"Name\":\"DatabaseErrors\",\"Unit\":\"Count\"}]}]},"
-        "\"Service\":\"timewarp\",\"Requests\":%llu,\"Errors4xx\":%llu,\"Errors5xx\":%llu,"
+        "\"Service\":\"%s\",\"Requests\":%llu,\"Errors4xx\":%llu,\"Errors5xx\":%llu,"
         "\"LatencyAvg\":%.3f,\"LatencyMax\":%.3f,\"SubmissionsAccepted\":%llu,"
         "\"SubmissionsRejected\":%llu,\"SubmissionsDuplicate\":%llu,\"DatabaseErrors\":%llu}\n",
-        (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, n, c4, c5,
+        (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, service, n, c4, c5,
         n ? (double)sum / (double)n / 1000.0 : 0.0, (double)max / 1000.0,
         ev[METRIC_SUBMISSION_ACCEPTED], ev[METRIC_SUBMISSION_REJECTED],
         ev[METRIC_SUBMISSION_DUPLICATE], ev[METRIC_DB_ERROR]);
@@ -88,13 +96,49 @@ void metrics_flush_emf(void)
         log_access_line(line, (size_t)len);
 }
 
-char *metrics_prometheus(size_t *len)
+/* A growing text buffer: snprintf's return says how much room a line needs, so a line that
+ * does not fit is written again after the buffer has doubled. After a failed allocation the
+ * buffer is dropped and later lines are ignored, so the caller sees NULL, never a cut text. */
+struct text {
+    char *buf;
+    size_t cap, pos;
+};
+
+static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct text *t, const char *fmt, ...)
 {
-    size_t cap = 4096, pos = 0;
-    char *out = malloc(cap);
-    if (!out)
+    while (t->buf) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->pos, t->cap - t->pos, fmt, ap);
+        va_end(ap);
+        if (n < 0) { /* an encoding error cannot happen with our formats: drop the line */
+            t->buf[t->pos] = '\0';
+            return;
+        }
+        if ((size_t)n < t->cap - t->pos) {
+            t->pos += (size_t)n;
+            return;
+        }
+        size_t need = t->pos + (size_t)n + 1, cap = t->cap * 2 > need ? t->cap * 2 : need;
+        char *bigger = realloc(t->buf, cap);
+        if (!bigger) {
+            free(t->buf);
+            t->buf = NULL;
+            return;
+        }
+        t->buf = bigger;
+        t->cap = cap;
+    }
+}
+
+char *metrics_prometheus_text(size_t *len, size_t initial_capacity)
+{
+    struct text t = {NULL, initial_capacity > 0 ? initial_capacity : 1, 0};
+    t.buf = malloc(t.cap);
+    if (!t.buf)
         return NULL;
-#define EMIT(...) pos += (size_t)snprintf(out + pos, cap - pos, __VA_ARGS__)
+#define EMIT(...) emit(&t, __VA_ARGS__)
     EMIT("# HELP timewarp_requests_total HTTP requests answered, by status class.\n"
          "# TYPE timewarp_requests_total counter\n");
     EMIT("timewarp_requests_total{class=\"2xx\"} %llu\n", atomic_load(&total.status_2xx));
@@ -120,6 +164,8 @@ char *metrics_prometheus(size_t *len)
          "# TYPE timewarp_database_errors_total counter\n");
     EMIT("timewarp_database_errors_total %llu\n", atomic_load(&total.events[METRIC_DB_ERROR]));
 #undef EMIT
-    *len = pos < cap ? pos : cap - 1;
-    return out;
+    *len = t.buf ? t.pos : 0;
+    return t.buf;
 }
+
+char *metrics_prometheus(size_t *len) { return metrics_prometheus_text(len, 4096); }

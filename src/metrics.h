@@ -14,6 +14,9 @@ enum metric_event {
     METRIC_EVENT_COUNT
 };
 
+/* The value of the Service dimension (config's TIMEWARP_SERVICE_NAME); call before serving. */
+void metrics_set_service(const char *name);
+
 void metrics_request(unsigned status, uint64_t duration_us);
 void metrics_count(enum metric_event e);
 
@@ -22,4 +25,7 @@ void metrics_flush_emf(void);
 
 /* Prometheus text exposition of the totals since start; caller frees. */
 char *metrics_prometheus(size_t *len);
+/* The same, starting from a buffer of `initial_capacity` bytes that grows as needed (the unit
+ * test starts small so that the growth path runs). */
+char *metrics_prometheus_text(size_t *len, size_t initial_capacity);
 #endif

@@ -3,7 +3,10 @@
 and a throwaway PostgreSQL cluster.
 
     /usr/bin/python3 tests/api/main.py [--bin build/asan/timewarp] [--backend sqlite,postgres]
-                                       [-k name-substring[,another]] [--list]
+                                       [-k name-substring[,another]] [--list] [--service-role]
+
+--service-role: on PostgreSQL the servers connect as the limited role that `timewarp migrate`
+creates and grants (TIMEWARP_DB_SERVICE_ROLE), while migrations run as the database owner.
 
 Prints one PASS/FAIL/SKIP line per test and backend; the last line is
 `N passed, M failed, K skipped`. Exit status 1 when anything failed.
@@ -39,6 +42,8 @@ def main():
     ap.add_argument("-k", dest="pattern", default=None)
     ap.add_argument("--openapi", default=os.path.join(REPO, "docs/openapi.yaml"))
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--service-role", action="store_true",
+                    help="PostgreSQL: servers connect as the limited role `migrate` grants (production's setup)")
     args = ap.parse_args()
 
     if args.list:
@@ -55,7 +60,7 @@ def main():
     oapi = OpenAPI(args.openapi)
     suite = Suite(binary, oapi)
     backends = [b for b in args.backend.split(",") if b]
-    runner = Runner(suite, backends, args.pattern)
+    runner = Runner(suite, backends, args.pattern, service_role=args.service_role)
     try:
         runner.run()
     finally:

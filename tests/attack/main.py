@@ -25,6 +25,9 @@ import cases.test_slow  # noqa: E402,F401
 import cases.test_faults  # noqa: E402,F401
 import cases.test_production  # noqa: E402,F401
 import cases.test_haproxy  # noqa: E402,F401
+import cases.test_tls  # noqa: E402,F401
+import cases.test_roles  # noqa: E402,F401
+import cases.test_rotation  # noqa: E402,F401
 
 
 def main():

@@ -75,7 +75,8 @@ static const char *pg_value(const char *key)
 }
 
 #define GOOD_KEY "k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae"   /* 32 characters, many distinct */
-#define GOOD_PG "postgres://tw:pw@db.internal:5432/timewarp"
+/* What production accepts: TLS verified against a CA bundle. */
+#define GOOD_PG "postgres://tw:pw@db.internal:5432/timewarp?sslmode=verify-full&sslrootcert=/etc/timewarp/db-ca.pem"
 
 /* ---- defaults and databases ------------------------------------------------------------ */
 
@@ -385,8 +386,163 @@ static void test_production_each_rule_alone(void **state)
     assert_one_problem(load(hosts, false), "ALLOWED_HOSTS");
     static const struct kv pieces[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
                                        {"DB_ENGINE", "postgres"}, {"DB_HOST", "h"},
+                                       {"PGSSLMODE", "verify-full"}, {"PGSSLROOTCERT", "/ca.pem"},
                                        {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
     assert_ok(load(pieces, false));
+}
+
+/* ---- TLS towards PostgreSQL ------------------------------------------------------------ */
+
+/* sslmode/sslrootcert resolve as libpq resolves them: URL, else PGSSL*, else "prefer". */
+static void test_pg_tls_resolution(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *env_mode, *env_root, *mode, *root, *from;
+    } cases[] = {
+        {"postgres://h/db", NULL, NULL, "prefer", "", "libpq's default"},
+        {"postgres://h/db?sslmode=require", NULL, NULL, "require", "", "DATABASE_URL's sslmode"},
+        {"postgres://h/db", "verify-ca", "/env.pem", "verify-ca", "/env.pem", "PGSSLMODE"},
+        {"postgres://h/db?sslmode=verify-full&sslrootcert=/u%20rl.pem", "disable", "/env.pem",
+         "verify-full", "/u rl.pem", "DATABASE_URL's sslmode"},
+        {"postgresql://u:p@h:5/db?sslrootcert=/url.pem", "verify-full", "/env.pem", "verify-full",
+         "/url.pem", "PGSSLMODE"},
+        {NULL, "allow", NULL, "allow", "", "PGSSLMODE"}, /* DB_* pieces: only the environment */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        struct kv env[5] = {{NULL, NULL}};
+        int n = 0;
+        if (cases[i].url)
+            env[n++] = (struct kv){"DATABASE_URL", cases[i].url};
+        else {
+            env[n++] = (struct kv){"DB_ENGINE", "postgres"};
+            env[n++] = (struct kv){"DB_HOST", "h"};
+        }
+        if (cases[i].env_mode)
+            env[n++] = (struct kv){"PGSSLMODE", cases[i].env_mode};
+        if (cases[i].env_root)
+            env[n++] = (struct kv){"PGSSLROOTCERT", cases[i].env_root};
+        assert_ok(load(env, false));
+        if (strcmp(cfg.pg_sslmode, cases[i].mode) != 0 || strcmp(cfg.pg_sslrootcert, cases[i].root) != 0 ||
+            strcmp(cfg.pg_sslmode_from, cases[i].from) != 0)
+            print_error("case %zu: got sslmode '%s' from %s, sslrootcert '%s'\n", i, cfg.pg_sslmode,
+                        cfg.pg_sslmode_from, cfg.pg_sslrootcert);
+        assert_string_equal(cfg.pg_sslmode, cases[i].mode);
+        assert_string_equal(cfg.pg_sslrootcert, cases[i].root);
+        assert_string_equal(cfg.pg_sslmode_from, cases[i].from);
+    }
+    /* an unknown mode is named wherever it came from */
+    static const struct kv bad_url[] = {{"DATABASE_URL", "postgres://h/db?sslmode=verify"}, {NULL, NULL}};
+    assert_one_problem(load(bad_url, false), "DATABASE_URL's sslmode");
+    static const struct kv bad_env[] = {{"DATABASE_URL", "postgres://h/db"}, {"PGSSLMODE", "on"}, {NULL, NULL}};
+    assert_one_problem(load(bad_env, false), "PGSSLMODE");
+    /* a URL libpq cannot parse is refused without quoting it (it may hold the password) */
+    static const struct kv broken[] = {{"DATABASE_URL", "postgres://u:hunter2@h/db?nosuch=1"}, {NULL, NULL}};
+    assert_one_problem(load(broken, false), "DATABASE_URL");
+    assert_int_equal(problem_with("hunter2"), -1);
+}
+
+/* Production (and check --deploy) takes nothing weaker than verify-full, with a CA bundle. */
+static void test_production_requires_verified_tls(void **state)
+{
+    (void)state;
+    static const char *const weak[] = {"disable", "allow", "prefer", "require", "verify-ca"};
+    for (size_t i = 0; i < ARRAY_LEN(weak); i++) {
+        char url[256];
+        snprintf(url, sizeof url, "postgres://tw:pw@db/tw?sslmode=%s&sslrootcert=/ca.pem", weak[i]);
+        const struct kv in_url[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                    {"DATABASE_URL", url}, {"ALLOWED_HOSTS", "api.example.com"},
+                                    {NULL, NULL}};
+        assert_one_problem(load(in_url, false), "sslmode");
+        assert_true(problem_with(weak[i]) >= 0);
+        assert_true(problem_with("verify-full") >= 0);
+        const struct kv in_env[] = {{"DB_ENGINE", "postgres"}, {"DB_HOST", "db"},
+                                    {"PGSSLMODE", weak[i]}, {"PGSSLROOTCERT", "/ca.pem"}, {NULL, NULL}};
+        assert_ok(load(in_env, false)); /* development does not judge it... */
+        assert_false(load(in_env, true)); /* ...check --deploy does */
+        assert_true(problem_with("sslmode") >= 0 && problem_with("PGSSLMODE") >= 0);
+    }
+    /* nothing said at all: libpq's default is named */
+    static const struct kv unset[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                      {"DATABASE_URL", "postgres://tw:pw@db/tw?sslrootcert=/ca.pem"},
+                                      {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(unset, false), "sslmode");
+    assert_true(problem_with("prefer") >= 0 && problem_with("default") >= 0);
+    /* verify-full, but against which CA? */
+    static const struct kv no_root[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                        {"DATABASE_URL", "postgres://tw:pw@db/tw?sslmode=verify-full"},
+                                        {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_one_problem(load(no_root, false), "sslrootcert");
+    /* the URL's verify-full wins over a weaker PGSSLMODE, as in libpq */
+    static const struct kv url_wins[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                         {"DATABASE_URL", GOOD_PG}, {"PGSSLMODE", "disable"},
+                                         {"ALLOWED_HOSTS", "api.example.com"}, {NULL, NULL}};
+    assert_ok(load(url_wins, false));
+    /* SQLite in development has no TLS to judge */
+    static const struct kv sqlite[] = {{"PGSSLMODE", "disable"}, {NULL, NULL}};
+    assert_ok(load(sqlite, false));
+}
+
+/* ---- the service role (migrate) ----------------------------------------------------------- */
+
+static void test_service_role(void **state)
+{
+    (void)state;
+    static const struct kv good[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_ROLE", "timewarp_app"},
+                                     {"TIMEWARP_DB_SERVICE_PASSWORD", "s3cret"}, {NULL, NULL}};
+    assert_ok(load(good, false));
+    assert_string_equal(cfg.db_service_role, "timewarp_app");
+    assert_string_equal(cfg.db_service_password, "s3cret");
+    static const struct kv none[] = {{"DATABASE_URL", "postgres://h/db"}, {NULL, NULL}};
+    assert_ok(load(none, false));
+    assert_string_equal(cfg.db_service_role, "");
+    static const char *const bad[] = {"Timewarp", "1app", "pg_app", "app-1", "app\"; DROP TABLE clips; --",
+                                      "a234567890123456789012345678901234567890123456789012345678901234"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const struct kv env[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_ROLE", bad[i]},
+                                 {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok)
+            print_error("TIMEWARP_DB_SERVICE_ROLE accepted: %s\n", bad[i]);
+        assert_one_problem(ok, "TIMEWARP_DB_SERVICE_ROLE");
+        assert_string_equal(cfg.db_service_role, "");
+    }
+    static const struct kv sqlite[] = {{"TIMEWARP_DB_SERVICE_ROLE", "timewarp_app"}, {NULL, NULL}};
+    assert_one_problem(load(sqlite, false), "TIMEWARP_DB_SERVICE_ROLE");
+    static const struct kv orphan[] = {{"DATABASE_URL", "postgres://h/db"}, {"TIMEWARP_DB_SERVICE_PASSWORD", "x"},
+                                       {NULL, NULL}};
+    assert_one_problem(load(orphan, false), "TIMEWARP_DB_SERVICE_ROLE");
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+static void test_service_name(void **state)
+{
+    (void)state;
+    static const struct kv none[] = {{NULL, NULL}};
+    assert_ok(load(none, false));
+    assert_string_equal(cfg.service_name, "timewarp");
+    static const char *const good[] = {
+        "timewarp-staging", "TimeWarp production (eu-west-1)", "x",
+        "0123456789012345678901234567890123456789012345678901234567890123", /* 64 */
+    };
+    for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+        const struct kv env[] = {{"TIMEWARP_SERVICE_NAME", good[i]}, {NULL, NULL}};
+        assert_ok(load(env, false));
+        assert_string_equal(cfg.service_name, good[i]);
+    }
+    static const char *const bad[] = {
+        "", "01234567890123456789012345678901234567890123456789012345678901234", /* 65 */
+        "tab\there", "new\nline", "quo\"te", "back\\slash", "caf\xc3\xa9", "del\x7f",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const struct kv env[] = {{"TIMEWARP_SERVICE_NAME", bad[i]}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok)
+            print_error("TIMEWARP_SERVICE_NAME accepted: %s\n", bad[i]);
+        assert_one_problem(ok, "TIMEWARP_SERVICE_NAME");
+        assert_string_equal(cfg.service_name, "timewarp");
+    }
 }
 
 static void test_weak_secret_keys(void **state)
@@ -702,6 +858,10 @@ int main(void)
         cmocka_unit_test(test_production_lists_every_problem),
         cmocka_unit_test(test_production_each_rule_alone),
         cmocka_unit_test(test_weak_secret_keys),
+        cmocka_unit_test(test_pg_tls_resolution),
+        cmocka_unit_test(test_production_requires_verified_tls),
+        cmocka_unit_test(test_service_name),
+        cmocka_unit_test(test_service_role),
         cmocka_unit_test(test_deploy_checks),
         cmocka_unit_test_setup_teardown(test_secret_key_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_ensure_secret_key_creates_and_reuses, make_tmpdir,

@@ -32,7 +32,8 @@ def run_cmd(ctx, args, env, timeout=20, what=""):
 
 
 def good_prod(ctx):
-    url = ctx.backend.new_db_url()
+    # Production verifies the database's certificate (sslmode=verify-full, the cluster's CA).
+    url = ctx.backend.new_db_url(verify=True)
     return url, {"TIMEWARP_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": TEST_SECRET_KEY,
                  "ALLOWED_HOSTS": ".example.com", "TIMEWARP_DRAIN_SECONDS": "0"}
 

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import datetime
 
 from . import cleanup
@@ -71,22 +72,50 @@ class Suite:
         return d
 
 
+SERVICE_ROLE = "tw_service"
+SERVICE_PASSWORD = "tw-service-password-1"
+
+
 class Backend:
-    def __init__(self, name, suite):
+    """One database backend. With service_role (PostgreSQL), every database the suite makes is
+    migrated by its owner, which grants the limited role `timewarp migrate` creates
+    (TIMEWARP_DB_SERVICE_ROLE), and servers connect as that role, as in production."""
+
+    def __init__(self, name, suite, service_role=False):
         self.name = name
         self.suite = suite
+        self.service_role = service_role and name == "postgres"
         self.pg = None
         self.main = None
         self._year = 1100
         self._sqlite_n = 0
+        self._owner_url = {}  # service URL → the owner's URL of the same database
 
     def setup(self):
         if self.name == "postgres":
             self.pg = PgCluster().setup()
+            if self.service_role:
+                # The owner here (unlike RDS's master user) may not create roles: make it up
+                # front; `migrate` then only grants (tests/attack/cases/test_roles.py has it create one).
+                self.pg.psql("CREATE ROLE %s LOGIN PASSWORD '%s';" % (SERVICE_ROLE, SERVICE_PASSWORD))
         url = self.new_db_url()
         self.main = Server(self.suite.binary, url, workdir=self.suite.newdir("main-" + self.name),
                            name="main-" + self.name)
+        self.main.migrate_env = self.migrate_env(url)
         self.main.start()
+        if self.service_role:  # the health check has made the server connect: as whom?
+            users = self.pg.psql("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = '%s' "
+                                 "AND application_name = 'timewarp';" % self._dbname(url)).split()
+            if users != [SERVICE_ROLE]:
+                raise AssertionError("the shared server must connect as %s only, connects as %r" % (SERVICE_ROLE, users))
+
+    def migrate_env(self, url):
+        """What `migrate` needs instead of the server's own settings (None: the same)."""
+        owner = self._owner_url.get(url)
+        if owner is None:
+            return None
+        return {"DATABASE_URL": owner, "TIMEWARP_DB_SERVICE_ROLE": SERVICE_ROLE,
+                "TIMEWARP_DB_SERVICE_PASSWORD": SERVICE_PASSWORD}
 
     def teardown(self):
         """Stop the shared server (must exit 0, no sanitizer report) and the cluster."""
@@ -97,12 +126,19 @@ class Backend:
             if self.pg is not None:
                 self.pg.destroy()
 
-    def new_db_url(self, scheme="postgres"):
+    def new_db_url(self, scheme="postgres", verify=False):
+        """A fresh database; on PostgreSQL verify=True asks for sslmode=verify-full (production)."""
         if self.name == "sqlite":
             self._sqlite_n += 1
             d = self.suite.newdir("sqlite-db")
             return "sqlite:///" + os.path.join(d, "timewarp-%d.sqlite3" % self._sqlite_n)
-        return self.pg.url(self.pg.create_database(), scheme=scheme)
+        db = self.pg.create_database()
+        url = self.pg.url(db, scheme=scheme, verify=verify)
+        if not self.service_role:
+            return url
+        service = self.pg.url(db, user=SERVICE_ROLE, password=SERVICE_PASSWORD, scheme=scheme, verify=verify)
+        self._owner_url[service] = url
+        return service
 
     def next_year(self):
         """A year no other test uses, so date-filtered listings are isolated."""
@@ -115,7 +151,7 @@ class Backend:
         return url[len("sqlite:///"):]
 
     def _dbname(self, url):
-        return url.rsplit("/", 1)[-1].split("?")[0]
+        return urllib.parse.urlsplit(url).path.lstrip("/")
 
     def db_counts(self, url):
         if self.name == "sqlite":
@@ -169,6 +205,7 @@ class Ctx:
         url = db_url if db_url is not None else self.backend.new_db_url()
         s = Server(self.suite.binary, url, env=env, workdir=self.suite.newdir("srv"),
                    name=name or "test-server", secret_key=secret_key)
+        s.migrate_env = self.backend.migrate_env(url)
         self._servers.append(s)
         if start:
             s.start(migrate=migrate)
@@ -260,8 +297,9 @@ def is_id(v, prefix, what):
 # ---------------------------------------------------------------------------
 
 class Runner:
-    def __init__(self, suite, backends, pattern=None, verbose=False):
+    def __init__(self, suite, backends, pattern=None, verbose=False, service_role=False):
         self.suite = suite
+        self.service_role = service_role
         self.backends = backends
         self.pattern = pattern
         self.passed = self.failed = self.skipped = 0
@@ -285,7 +323,7 @@ class Runner:
             tests = [(n, f) for n, f, bks in REGISTRY if bname in bks and self.selected(n)]
             if not tests:
                 continue
-            backend = Backend(bname, self.suite)
+            backend = Backend(bname, self.suite, service_role=self.service_role)
             t0 = time.monotonic()
             try:
                 backend.setup()

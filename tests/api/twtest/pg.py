@@ -7,6 +7,10 @@ command runs as the `postgres` user through `runuser`, and the folder is chowned
 
 The cluster can be stopped and started again on the same port mid-test, which is how
 the suite checks that the API server reconnects without being restarted.
+
+It accepts TLS, as RDS does, with a certificate for 127.0.0.1 signed by a CA made at setup
+(`ca_file`): url(..., verify=True) and tls_env() give what production uses, sslmode=verify-full
+against that CA. Clients that ask for nothing get libpq's default (TLS, unverified).
 """
 
 import glob
@@ -18,6 +22,7 @@ import tempfile
 import urllib.parse
 
 from . import cleanup
+from . import tls
 from .util import free_port
 
 SUPERUSER = "postgres"
@@ -56,6 +61,8 @@ class PgCluster:
         self.port = None
         self.running = False
         self._dbcount = 0
+        self.ca_file = None
+        self._server_cert = None
 
     # -- paths ------------------------------------------------------------
     @property
@@ -136,6 +143,7 @@ class PgCluster:
             ),
             timeout=120,
         )
+        self._make_certificates()
         self.port = free_port()
         self.start()
         self.psql(
@@ -143,11 +151,26 @@ class PgCluster:
         )
         return self
 
+    def _make_certificates(self):
+        d = os.path.join(self.tmp, "tls")
+        ca = tls.make_ca(d, "Time Warp test database CA")
+        self._server_cert = tls.make_server_cert(ca, d)
+        self.ca_file = ca[0]
+        if self.as_root:  # the server reads its key as `postgres`; the key must stay 0600
+            pw = pwd.getpwnam(SUPERUSER)
+            for path in (d,) + self._server_cert:
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def tls_env(self):
+        """libpq's environment for a verified connection, as the image and ECS set it."""
+        return {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": self.ca_file}
+
     def start(self):
         opts = (
             "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-            % (self.port, self.sockdir)
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+            "-c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s"
+            % (self.port, self.sockdir, self._server_cert[0], self._server_cert[1])
         )
         self._run(
             self._server_cmd(
@@ -211,14 +234,18 @@ class PgCluster:
         self.psql('CREATE DATABASE "%s" OWNER %s;' % (name, owner))
         return name
 
-    def url(self, db, user=APP_USER, password=APP_PASSWORD, scheme="postgres"):
-        return "%s://%s:%s@127.0.0.1:%d/%s" % (
+    def url(self, db, user=APP_USER, password=APP_PASSWORD, scheme="postgres", verify=False):
+        """The database's URL; verify=True adds sslmode=verify-full against the cluster's CA."""
+        url = "%s://%s:%s@127.0.0.1:%d/%s" % (
             scheme,
             urllib.parse.quote(user, safe=""),
             urllib.parse.quote(password, safe=""),
             self.port,
             db,
         )
+        if verify:
+            url += "?sslmode=verify-full&sslrootcert=" + urllib.parse.quote(self.ca_file, safe="/")
+        return url
 
     def schema_dump(self, db):
         """Schema of a database as text (pg_dump --schema-only), for idempotence checks."""

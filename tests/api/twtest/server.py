@@ -23,7 +23,8 @@ assert len(TEST_SECRET_KEY) == 40
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer", "ERROR: UndefinedBehaviorSanitizer")
 
 # Variables that configure the server: never inherited from the caller's environment.
-_SERVER_VARS_PREFIXES = ("DATABASE_URL", "DB_", "TIMEWARP_", "SECRET_KEY", "ALLOWED_HOSTS")
+# PG*: libpq reads PGSSLMODE, PGPASSWORD and the like from the environment too.
+_SERVER_VARS_PREFIXES = ("DATABASE_URL", "DB_", "TIMEWARP_", "SECRET_KEY", "ALLOWED_HOSTS", "PG")
 _SERVER_VARS = ("HOST", "PORT", "DEBUG", "LOG_LEVEL")
 
 
@@ -72,6 +73,9 @@ class Server:
         self._stdout_f = None
         self._stderr_f = None
         self.sanitizer_seen = {}
+        # When the server connects as a limited role, `migrate` runs as the owner instead:
+        # {variable: value} put over the environment for `migrate` only.
+        self.migrate_env = None
         cleanup.register(self._emergency_kill)
 
     def env(self, port=None, **over):
@@ -107,7 +111,7 @@ class Server:
         return p
 
     def migrate(self, *args, timeout=60):
-        p = self.run("migrate", *args, timeout=timeout)
+        p = self.run("migrate", *args, timeout=timeout, env_over=self.migrate_env)
         if p.returncode != 0:
             raise ServerError(
                 "`timewarp migrate %s` exited %d\nstdout: %s\nstderr: %s"

@@ -21,9 +21,10 @@ PATH_IN_BODY = re.compile(r"(/usr/|/tmp/|/var/|/home/|/root/|/work/|/etc/|\.c:\d
 SQL_IN_LOG = re.compile(r"\bSELECT\b.*\bFROM\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|\bDELETE FROM\b|\bON CONFLICT\b")
 
 
-def prod_env(**over):
+def prod_env(ctx, **over):
     env = {"TIMEWARP_ENV": "production", "ALLOWED_HOSTS": HOST_OK, "TIMEWARP_DRAIN_SECONDS": "0",
            "TIMEWARP_METRICS_INTERVAL": "1"}
+    env.update(ctx.suite.pg.tls_env())  # production verifies the database (sslmode=verify-full)
     env.update(over)
     return env
 
@@ -38,7 +39,7 @@ def test_secrets_never_logged(ctx):
     pg.psql("CREATE ROLE %s LOGIN PASSWORD '%s';" % (role, password))
     db = pg.create_database(owner=role)
     url = pg.url(db, user=role, password=password)
-    env = prod_env(LOG_LEVEL="debug")
+    env = prod_env(ctx, LOG_LEVEL="debug")
     srv = ctx.server(url, env=env, secret_key=secret_key, name="secrets")
     port = srv.port
     outputs = []  # (what, text)
@@ -184,7 +185,7 @@ def check_headers(r, what, problems, csp=True):
 @test(budget=90, pg=True)
 def test_production_behind_a_proxy(ctx):
     url = ctx.pg_url()
-    env = prod_env(ALLOWED_HOSTS="api.example.com, .example.org", TIMEWARP_TRUSTED_PROXIES="1")
+    env = prod_env(ctx, ALLOWED_HOSTS="api.example.com, .example.org", TIMEWARP_TRUSTED_PROXIES="1")
     srv = ctx.server(url, env=env, name="prod")
     port = srv.port
     problems = []
