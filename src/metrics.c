@@ -61,7 +61,7 @@ void metrics_count(enum metric_event e)
 
 static unsigned long long take(atomic_ullong *v) { return atomic_exchange(v, 0); }
 
-void metrics_flush_emf(void)
+void metrics_flush_emf(bool database_reachable)
 {
     unsigned long long n = take(&window.requests), ok = take(&window.status_2xx),
                        redirects = take(&window.status_3xx), c4 = take(&window.status_4xx),
@@ -72,8 +72,8 @@ void metrics_flush_emf(void)
     for (size_t i = 0; i < BUCKETS; i++)
         take(&window.buckets[i]);
     (void)ok; (void)redirects;
-    if (n == 0 && ev[METRIC_DB_ERROR] == 0)
-        return; /* an idle service writes nothing */
+    /* Written every interval, traffic or not: the deep-health alarm reads DatabaseReachable
+     * and treats missing data as failing. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char line[2048]; /* the longest line (64-character service, 20-digit counts) is about 1.4 KiB */
@@ -84,14 +84,16 @@ void metrics_flush_emf(void)
         "{\"Name\":\"Errors5xx\",\"Unit\":\"Count\"},{\"Name\":\"LatencyAvg\",\"Unit\":\"Milliseconds\"},"
         "{\"Name\":\"LatencyMax\",\"Unit\":\"Milliseconds\"},"
         "{\"Name\":\"SubmissionsAccepted\",\"Unit\":\"Count\"},{\"Name\":\"SubmissionsRejected\",\"Unit\":\"Count\"},"
-        "{\"Name\":\"SubmissionsDuplicate\",\"Unit\":\"Count\"},{\"Name\":\"DatabaseErrors\",\"Unit\":\"Count\"}]}]},"
+        "{\"Name\":\"SubmissionsDuplicate\",\"Unit\":\"Count\"},{\"Name\":\"DatabaseErrors\",\"Unit\":\"Count\"},"
+        "{\"Name\":\"DatabaseReachable\",\"Unit\":\"Count\"}]}]},"
         "\"Service\":\"%s\",\"Requests\":%llu,\"Errors4xx\":%llu,\"Errors5xx\":%llu,"
         "\"LatencyAvg\":%.3f,\"LatencyMax\":%.3f,\"SubmissionsAccepted\":%llu,"
-        "\"SubmissionsRejected\":%llu,\"SubmissionsDuplicate\":%llu,\"DatabaseErrors\":%llu}\n",
+        "\"SubmissionsRejected\":%llu,\"SubmissionsDuplicate\":%llu,\"DatabaseErrors\":%llu,"
+        "\"DatabaseReachable\":%d}\n",
         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, service, n, c4, c5,
         n ? (double)sum / (double)n / 1000.0 : 0.0, (double)max / 1000.0,
         ev[METRIC_SUBMISSION_ACCEPTED], ev[METRIC_SUBMISSION_REJECTED],
-        ev[METRIC_SUBMISSION_DUPLICATE], ev[METRIC_DB_ERROR]);
+        ev[METRIC_SUBMISSION_DUPLICATE], ev[METRIC_DB_ERROR], database_reachable ? 1 : 0);
     if (len > 0 && (size_t)len < sizeof line)
         log_access_line(line, (size_t)len);
 }

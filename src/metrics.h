@@ -3,6 +3,7 @@
  * nothing per request), and an optional Prometheus text endpoint (/metrics). */
 #ifndef TIMEWARP_METRICS_H
 #define TIMEWARP_METRICS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,8 +21,9 @@ void metrics_set_service(const char *name);
 void metrics_request(unsigned status, uint64_t duration_us);
 void metrics_count(enum metric_event e);
 
-/* Writes one EMF line with the counts since the last flush (nothing if there were none). */
-void metrics_flush_emf(void);
+/* Writes one EMF line with the counts since the last flush, and whether the database
+ * answered its last check. */
+void metrics_flush_emf(bool database_reachable);
 
 /* Prometheus text exposition of the totals since start; caller frees. */
 char *metrics_prometheus(size_t *len);

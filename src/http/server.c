@@ -116,9 +116,12 @@ int server_run(const struct config *c)
              c->engine == DB_POSTGRES ? "postgres" : "sqlite");
     log_event(LOG_INFO, "listening", fields);
 
-    while (!wait_signal(&set, c->metrics_interval))
-        metrics_flush_emf();
-    metrics_flush_emf();
+    dbio_check_database();
+    while (!wait_signal(&set, c->metrics_interval)) {
+        metrics_flush_emf(dbio_database_reachable());
+        dbio_check_database(); /* its answer goes into the next line */
+    }
+    metrics_flush_emf(dbio_database_reachable());
     if (c->drain_seconds > 0) {
         exchange_set_draining();
         log_eventf(LOG_INFO, "shutdown: draining for %d s (health reports unavailable)", c->drain_seconds);
@@ -141,7 +144,7 @@ int server_run(const struct config *c)
         loop_stop(&loops[i]);
     if (left > 0)
         log_eventf(LOG_WARN, "shutdown: %d request(s) cut off after %d s", left, c->shutdown_timeout);
-    metrics_flush_emf();
+    metrics_flush_emf(dbio_database_reachable());
     log_eventf(LOG_INFO, "shutdown: complete");
     return 0;
 }

@@ -184,3 +184,30 @@ void dbio_stop(void)
         pthread_join(threads[i], NULL);
     nthreads = 0;
 }
+
+/* The periodic check behind the DatabaseReachable metric: one ping through the pool, so it
+ * obeys the breaker and the time budget like any request. */
+static atomic_bool probe_queued;
+
+static void probe_run(struct dbio_task *t, struct store *st)
+{
+    (void)t;
+    if (st && store_ping(st) != STORE_OK && !store_is_broken(st))
+        atomic_store(&reachable, false); /* answered, but not well: not reachable either */
+}
+
+static void probe_done(struct dbio_task *t)
+{
+    (void)t;
+    atomic_store(&probe_queued, false);
+}
+
+void dbio_check_database(void)
+{
+    static struct dbio_task probe = {.run = probe_run, .done = probe_done};
+    if (atomic_exchange(&probe_queued, true))
+        return; /* the last one is still out */
+    probe.deadline_us = dbio_now_us() + (int64_t)cfg->db_timeout_ms * 1000;
+    if (!dbio_submit(&probe))
+        atomic_store(&probe_queued, false);
+}

@@ -31,6 +31,8 @@ bool dbio_submit(struct dbio_task *t);
 void dbio_stop(void);
 /* Whether the database answered the last time anyone tried (for metrics). */
 bool dbio_database_reachable(void);
+/* Queues a ping, so dbio_database_reachable stays current without traffic. */
+void dbio_check_database(void);
 
 int64_t dbio_now_us(void);
 #endif

@@ -64,8 +64,8 @@ static void test_text_grows_past_its_first_buffer(void **state)
     }
 }
 
-/* Runs metrics_flush_emf() with stdout sent to a temporary file; returns what it wrote. */
-static char *flush_emf_captured(void)
+/* Runs metrics_flush_emf(reachable) with stdout sent to a temporary file; returns what it wrote. */
+static char *flush_emf_captured(bool reachable)
 {
     char path[] = "/tmp/timewarp-unit-emf.XXXXXX";
     int fd = mkstemp(path);
@@ -74,7 +74,7 @@ static char *flush_emf_captured(void)
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
     assert_true(saved >= 0 && dup2(fd, STDOUT_FILENO) >= 0);
-    metrics_flush_emf();
+    metrics_flush_emf(reachable);
     assert_true(dup2(saved, STDOUT_FILENO) >= 0);
     close(saved);
     off_t size = lseek(fd, 0, SEEK_END);
@@ -85,7 +85,8 @@ static char *flush_emf_captured(void)
     return out;
 }
 
-static void assert_emf_service(const char *line, const char *service, unsigned long long requests)
+static void assert_emf_service(const char *line, const char *service, unsigned long long requests,
+                               int reachable)
 {
     size_t len = strlen(line);
     assert_true(len > 0 && line[len - 1] == '\n' && strchr(line, '\n') == line + len - 1);
@@ -96,6 +97,7 @@ static void assert_emf_service(const char *line, const char *service, unsigned l
     assert_non_null(doc);
     assert_string_equal(json_string_value(json_object_get(doc, "Service")), service);
     assert_int_equal(json_integer_value(json_object_get(doc, "Requests")), requests);
+    assert_int_equal(json_integer_value(json_object_get(doc, "DatabaseReachable")), reachable);
     json_t *dims = json_object_get(json_array_get(json_object_get(json_object_get(doc, "_aws"), "CloudWatchMetrics"), 0),
                                    "Dimensions");
     assert_string_equal(json_string_value(json_array_get(json_array_get(dims, 0), 0)), "Service");
@@ -106,11 +108,14 @@ static void assert_emf_service(const char *line, const char *service, unsigned l
 static void test_emf_service_dimension(void **state)
 {
     (void)state;
-    char *idle = flush_emf_captured(); /* start from an empty window */
+    char *idle = flush_emf_captured(true); /* start from an empty window */
+    free(idle);
+    idle = flush_emf_captured(false); /* no traffic: still a line, for the deep-health alarm */
+    assert_emf_service(idle, "timewarp", 0, 0);
     free(idle);
     metrics_request(200, 1000);
-    char *line = flush_emf_captured();
-    assert_emf_service(line, "timewarp", 1); /* the default */
+    char *line = flush_emf_captured(true);
+    assert_emf_service(line, "timewarp", 1, 1); /* the default */
     free(line);
 
     static const char longest[] = "timewarp-production eu-west-1 (blue) 0123456789012345678901234xy";
@@ -120,8 +125,8 @@ static void test_emf_service_dimension(void **state)
     for (int i = 0; i < 3; i++)
         metrics_request(500, UINT64_MAX / 4);
     metrics_count(METRIC_DB_ERROR);
-    line = flush_emf_captured();
-    assert_emf_service(line, longest, 3);
+    line = flush_emf_captured(true);
+    assert_emf_service(line, longest, 3, 1);
     free(line);
     metrics_set_service("timewarp");
 }
