@@ -54,10 +54,15 @@ struct page {
     bool more;
 };
 
+#define PAGE_BYTES (1u << 20)
+
 static void collect(void *ctx, const struct clip_rec *c)
 {
     struct page *pg = ctx;
-    if (pg->count == pg->wanted) {
+    /* The page stops at `limit` clips or once its body passes PAGE_BYTES (SPEC.md allows a
+     * bound of at least 1 MiB): 200 clips with 10,000-character notes that all need escaping
+     * would otherwise make a 12 MB body, and a few such requests at once a task's memory. */
+    if (pg->count == pg->wanted || pg->w->len >= PAGE_BYTES) {
         pg->more = true;
         return;
     }

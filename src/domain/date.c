@@ -37,7 +37,9 @@ static bool has_iso_shape(const char *s, size_t len, long *y, long *m, long *d)
 bool date_parse_iso(const char *s, size_t len, date_key *out)
 {
     long y, m, d;
-    if (!has_iso_shape(s, len, &y, &m, &d) || m < 1 || m > 12 || d < 1 ||
+    /* No year 0000: the calendar goes from 1 BC to AD 1, and PostgreSQL refuses it, so the
+     * two databases would disagree on /clips?from=0000-01-01 (500 on one, 200 on the other). */
+    if (!has_iso_shape(s, len, &y, &m, &d) || y < 1 || m < 1 || m > 12 || d < 1 ||
         d > days_in_month(y, (int)m))
         return false;
     *out = y * 10000 + m * 100 + d;
