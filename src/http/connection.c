@@ -81,8 +81,8 @@ static void release_body(struct conn *c)
 /* Forgets the request just answered (or abandoned). */
 static void end_exchange(struct conn *c, bool completed)
 {
-    if (c->ex.raw || c->ex.status) {
-        if (c->ex.raw) /* a request was read: it is logged whether or not it was answered */
+    if (c->ex.in_flight || c->ex.status) { /* a request was read, or refused: log it */
+        if (c->ex.in_flight)
             atomic_fetch_sub(&http_in_flight, 1);
         access_log_write(&c->ex, completed, now_us());
     }
@@ -376,6 +376,7 @@ static void start_request(struct conn *c, struct http_head *h)
     }
     c->ex.head = *h;
     consume(c, h->length);
+    c->ex.in_flight = true;
     atomic_fetch_add(&http_in_flight, 1);
     exchange_begin(c);
     struct http_error err;

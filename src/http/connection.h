@@ -25,6 +25,7 @@ struct exchange {
     char client_ip[64];     /* resolved through the trusted proxies, or the peer */
     bool quiet;             /* health probes are logged at debug level only */
     bool head_only;         /* HEAD: headers without the body */
+    bool in_flight;         /* counted in http_in_flight (a whole head was read) */
     unsigned status;
     size_t bytes;
     /* The head, copied out of the read buffer (spans of `head` point into `raw`). */

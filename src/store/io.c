@@ -36,14 +36,14 @@ int64_t dbio_now_us(void)
 
 bool dbio_database_reachable(void) { return atomic_load(&reachable); }
 
-static void breaker_trip(void)
+static void breaker_trip(const char *why)
 {
     long long b = atomic_load(&backoff_us);
     b = b ? (b * 2 > BACKOFF_MAX_US ? BACKOFF_MAX_US : b * 2) : BACKOFF_MIN_US;
     atomic_store(&backoff_us, b);
     atomic_store(&next_probe_us, dbio_now_us() + b);
     if (atomic_exchange(&reachable, false))
-        log_event(LOG_ERROR, "database unreachable: answering 503 until it is back", NULL);
+        log_eventf(LOG_ERROR, "database unreachable (%.300s): answering 503 until it is back", why);
 }
 
 static void breaker_reset(void)
@@ -75,7 +75,7 @@ struct worker {
     struct store *st;
 };
 
-static struct store *usable_store(struct worker *w, bool probe)
+static struct store *usable_store(struct worker *w)
 {
     if (w->st && !store_is_broken(w->st))
         return w->st;
@@ -88,8 +88,10 @@ static struct store *usable_store(struct worker *w, bool probe)
         }
         return w->st;
     }
-    (void)probe;
-    return store_reconnect(w->st) ? w->st : NULL;
+    if (store_reconnect(w->st))
+        return w->st;
+    log_eventf(LOG_ERROR, "database reconnect failed: %s", store_last_error(w->st));
+    return NULL;
 }
 
 static void run_task(struct worker *w, struct dbio_task *t)
@@ -97,16 +99,16 @@ static void run_task(struct worker *w, struct dbio_task *t)
     bool probe = false;
     struct store *st = NULL;
     if (dbio_now_us() < t->deadline_us && breaker_allows(&probe)) {
-        st = usable_store(w, probe);
+        st = usable_store(w);
         if (!st)
-            breaker_trip();
+            breaker_trip("no connection");
     }
     if (st)
         store_set_deadline(st, t->deadline_us);
     t->run(t, st);
     if (st) {
         if (store_is_broken(st))
-            breaker_trip();
+            breaker_trip(store_last_error(st));
         else if (probe || !atomic_load(&reachable))
             breaker_reset();
     }

@@ -148,8 +148,10 @@ static bool pg_reconnect(void *conn)
     struct pg_conn *c = conn;
     PQfinish(c->pg); /* non-blocking: a dead peer cannot hold us here */
     memset(c->prepared, 0, sizeof c->prepared); /* a new session has no prepared statements */
+    /* Within the current task's deadline, or the budget when that has passed (the reconnect
+     * may come first thing in a new task, before its deadline is set). */
     long long deadline = budget_deadline(c);
-    if (c->deadline_us && c->deadline_us < deadline)
+    if (c->deadline_us > now_us() && c->deadline_us < deadline)
         deadline = c->deadline_us;
     c->pg = connect_within(c->cfg, deadline, c->error, sizeof c->error);
     return c->pg != NULL;
@@ -163,13 +165,22 @@ static void pg_set_deadline(void *conn, long long deadline_us)
 static bool pg_alive(void *conn)
 {
     struct pg_conn *c = conn;
-    /* An idle session is sent nothing (we use no LISTEN) unless the server is saying goodbye
-     * (a restart's "terminating connection", then EOF): readable means dead. Looked at
-     * without waiting, once per task. */
-    struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
-    if (p.fd < 0 || PQstatus(c->pg) != CONNECTION_OK)
-        return false;
-    return poll(&p, 1, 0) == 0;
+    /* An idle session is sent nothing we wait for; what can arrive is the server's goodbye
+     * (a restart's "terminating connection", then EOF) or, under TLS, session tickets that
+     * carry no data. So: read whatever is there, without waiting, until libpq either sees
+     * the connection closed or has nothing more to read. Once per task. */
+    for (int round = 0; round < 4; round++) {
+        if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
+            return false;
+        struct pollfd p = {PQsocket(c->pg), POLLIN, 0};
+        if (p.fd < 0)
+            return false;
+        if (poll(&p, 1, 0) <= 0)
+            return true;
+        if (!PQconsumeInput(c->pg))
+            return false;
+    }
+    return PQstatus(c->pg) == CONNECTION_OK;
 }
 
 static long long call_deadline(const struct pg_conn *c)
