@@ -43,6 +43,8 @@ static __thread struct store *thread_store;
  * worker. A declared length over the limit is refused at once (see linger.h). */
 #define DISCARD_BUDGET_BYTES (16u << 20)
 
+static void client_ip(struct MHD_Connection *conn, char *out, size_t len);
+
 /* ---- per-request state ------------------------------------------------------------------- */
 
 struct exchange {
@@ -385,6 +387,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (cfg->trusted_proxies > 0)
             forwarded_entry(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"),
                             cfg->trusted_proxies, ex->client_ip, sizeof ex->client_ip);
+        if (!ex->client_ip[0]) /* no (trusted) proxy: the client is the peer (rate limits) */
+            client_ip(conn, ex->client_ip, sizeof ex->client_ip);
         const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
         if (rid && valid_request_id(rid))
             snprintf(ex->request_id, sizeof ex->request_id, "%s", rid);
