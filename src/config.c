@@ -224,6 +224,8 @@ static void load_rate_limits(struct config *c, const char *raw, struct config_pr
         return;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", raw);
+    if (!*trim(buf)) /* set but empty: as if unset */
+        return;
     if (strcasecmp(trim(buf), "off") == 0) {
         for (int k = 0; k < RATE_KIND_COUNT; k++)
             c->rate_limits[k].count = 0;
