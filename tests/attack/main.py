@@ -25,6 +25,7 @@ import cases.test_slow  # noqa: E402,F401
 import cases.test_faults  # noqa: E402,F401
 import cases.test_production  # noqa: E402,F401
 import cases.test_haproxy  # noqa: E402,F401
+import cases.test_limits  # noqa: E402,F401
 
 
 def main():
