@@ -402,3 +402,17 @@ def test_migration_0003_down_and_up(ctx):
     eq(listed(api, y), [x["clip_id"], z["clip_id"]], "the down migration forgets moderation: both clips public")
     status(api.post("/admin/clips/%s/hide" % x["clip_id"], {"reason": "spam"}, headers=auth(ALICE)), 200,
            "moderation works again after up")
+
+
+@test(backends=("sqlite",))
+def test_operator_page_is_served(ctx):
+    # The page is a static file at /admin (and /admin/), whether or not tokens are set; it
+    # is HTML under the page's strict Content-Security-Policy, not an API answer.
+    for path in ("/admin", "/admin/"):
+        r = ctx.api.get(path, check=False)
+        status(r, 200, "GET " + path)
+        assert r.header("Content-Type", "").startswith("text/html"), "%s Content-Type %r" % (path, r.header("Content-Type"))
+        assert b"Operator token" in r.body, "%s is the operator page" % path
+        csp = r.header("Content-Security-Policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, "%s CSP %r" % (path, csp)
+    error(ctx.api.post("/admin", {}), 405, what="POST /admin (a page)")
