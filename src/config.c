@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 static void problem(struct config_problems *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(struct config_problems *p, const char *fmt, ...)
 {
     if (p->count >= CONFIG_MAX_PROBLEMS)
         return;
