@@ -263,22 +263,34 @@ static enum store_status dismiss_steps(struct store *st, const struct action_arg
     return x->visit->rows ? STORE_OK : STORE_NOT_FOUND;
 }
 
+enum action_kind { ACTION_RESTORE, ACTION_HIDE, ACTION_DISMISS };
+
 /* One write transaction around the steps; nothing is kept unless every step succeeded. */
-static enum store_status in_transaction(struct store *st, const struct action_args *x, int kind)
+static enum store_status in_transaction(struct store *st, const struct action_args *x,
+                                        enum action_kind kind)
 {
     enum db_status rc = store_begin_write(st);
     if (rc != DB_OK)
         return failed(st, rc);
-    enum store_status result = kind == 2 ? dismiss_steps(st, x) : visibility_steps(st, x, kind == 1);
+    enum store_status result = kind == ACTION_DISMISS ? dismiss_steps(st, x)
+                                                      : visibility_steps(st, x, kind == ACTION_HIDE);
     rc = store_end_write(st, result == STORE_OK);
     if (result == STORE_OK && rc != DB_OK)
         return failed(st, rc);
     return result;
 }
 
-static enum store_status op_restore(struct store *st, void *args) { return in_transaction(st, args, 0); }
-static enum store_status op_hide(struct store *st, void *args) { return in_transaction(st, args, 1); }
-static enum store_status op_dismiss(struct store *st, void *args) { return in_transaction(st, args, 2); }
+static enum store_status op_restore(struct store *st, void *args)
+{
+    return in_transaction(st, args, ACTION_RESTORE);
+}
+
+static enum store_status op_hide(struct store *st, void *args) { return in_transaction(st, args, ACTION_HIDE); }
+
+static enum store_status op_dismiss(struct store *st, void *args)
+{
+    return in_transaction(st, args, ACTION_DISMISS);
+}
 
 enum store_status store_hide_clip(struct store *st, const struct action_rec *a, store_clip_fn fn,
                                   void *ctx)

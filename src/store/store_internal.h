@@ -1,4 +1,4 @@
-/* What store.c and migrate.c share; not for handlers. */
+/* What store.c, migrate.c and moderation.c share; not for handlers. */
 #ifndef TIMEWARP_STORE_INTERNAL_H
 #define TIMEWARP_STORE_INTERNAL_H
 #include "store/db.h"
