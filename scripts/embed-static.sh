@@ -1,8 +1,9 @@
 #!/bin/sh
-# Embeds the web page (web/index.html, web/static/**) into the binary as a C table, so the
-# server and its container need no files beside them. Each file gets an ETag (a hash of its
-# bytes); in index.html every "/static/NAME" reference becomes "/static/NAME?v=<hash>", and
-# the server caches such fingerprinted URLs for a year (a new build means new URLs).
+# Embeds the web page (web/index.html at /, web/admin.html at /admin, web/static/**) into the
+# binary as a C table, so the server and its container need no files beside them. Each file
+# gets an ETag (a hash of its bytes); in the two pages every "/static/NAME" reference becomes
+# "/static/NAME?v=<hash>", and the server caches such fingerprinted URLs for a year (a new
+# build means new URLs).
 set -eu
 root=$1; shift
 tmp=$(mktemp -d)
@@ -32,20 +33,21 @@ for f in "$@"; do
   rel=${f#"$root"/}
   case "$rel" in
     index.html) url=/ ;;
+    admin.html) url=/admin ;;  # the operator page; the API routes are under /admin/…
     static/*) url=/$rel ;;
     *) continue ;;
   esac
   src=$f
-  if [ "$rel" = index.html ]; then
-    cp "$f" "$tmp/index.html"
+  if [ "$rel" = index.html ] || [ "$rel" = admin.html ]; then
+    cp "$f" "$tmp/$rel"
     for asset in "$@"; do
       arel=${asset#"$root"/}
       case "$arel" in static/*) ;; *) continue ;; esac
       h=$(hash_of "$asset")
       esc=$(printf '%s' "/$arel" | sed 's/[.[\*^$/]/\\&/g')
-      sed -i "s/\"$esc\"/\"\/$(printf '%s' "$arel" | sed 's/[\/&]/\\&/g')?v=$h\"/g" "$tmp/index.html"
+      sed -i "s/\"$esc\"/\"\/$(printf '%s' "$arel" | sed 's/[\/&]/\\&/g')?v=$h\"/g" "$tmp/$rel"
     done
-    src=$tmp/index.html
+    src=$tmp/$rel
   fi
   size=$(wc -c < "$src")
   printf '  { "%s", "%s", "%s", %s, %s,\n' "$url" "$(ctype_of "$rel")" "$(hash_of "$src")" "$size" "$(stat -c %Y "$f")"

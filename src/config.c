@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 static void problem(struct config_problems *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(struct config_problems *p, const char *fmt, ...)
 {
     if (p->count >= CONFIG_MAX_PROBLEMS)
         return;
@@ -335,6 +337,151 @@ static void load_service_role(struct config *c, config_lookup lookup, void *ctx,
         snprintf(c->db_service_password, sizeof c->db_service_password, "%s", pw);
 }
 
+static const char *const rate_kind_names[RATE_KIND_COUNT] = {"contributors", "submissions", "reports"};
+
+const char *config_rate_kind_name(enum rate_kind kind) { return rate_kind_names[kind]; }
+
+/* Trims surrounding spaces and tabs in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* TIMEWARP_RATE_LIMITS: "off", or a comma-separated list of kind=N/period (period s, min,
+ * hour or day, as Django REST framework writes rates) or kind=off. Kinds not named keep
+ * their default: SPEC.md's figures in production, no limit in development. */
+static void load_rate_limits(struct config *c, const char *raw, struct config_problems *p)
+{
+    static const struct { const char *name; long seconds; } periods[] = {
+        {"s", 1}, {"min", 60}, {"hour", 3600}, {"day", 86400}};
+    bool production = c->env == ENV_PRODUCTION;
+    c->rate_limits[RATE_CONTRIBUTORS] = (struct rate_limit){production ? 10 : 0, 60};
+    c->rate_limits[RATE_SUBMISSIONS] = (struct rate_limit){production ? 30 : 0, 60};
+    c->rate_limits[RATE_REPORTS] = (struct rate_limit){production ? 10 : 0, 60};
+    if (!raw)
+        return;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", raw);
+    if (!*trim(buf)) /* set but empty: as if unset */
+        return;
+    if (strcasecmp(trim(buf), "off") == 0) {
+        for (int k = 0; k < RATE_KIND_COUNT; k++)
+            c->rate_limits[k].count = 0;
+        return;
+    }
+    bool seen[RATE_KIND_COUNT] = {false};
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        item = trim(item);
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            problem(p, "TIMEWARP_RATE_LIMITS: '%.60s' is not kind=N/period (e.g. submissions=30/min), and the whole setting is not 'off'", item);
+            continue;
+        }
+        *eq = '\0';
+        char *kind = trim(item), *rate = trim(eq + 1);
+        int k = -1;
+        for (int i = 0; i < RATE_KIND_COUNT; i++)
+            if (strcmp(kind, rate_kind_names[i]) == 0)
+                k = i;
+        if (k < 0) {
+            problem(p, "TIMEWARP_RATE_LIMITS: unknown kind '%.40s' (use contributors, submissions or reports)", kind);
+            continue;
+        }
+        if (seen[k]) {
+            problem(p, "TIMEWARP_RATE_LIMITS: '%s' is given more than once", kind);
+            continue;
+        }
+        seen[k] = true;
+        if (strcasecmp(rate, "off") == 0) {
+            c->rate_limits[k].count = 0;
+            continue;
+        }
+        char *slash = strchr(rate, '/'), *end;
+        long period = 0;
+        if (slash)
+            for (size_t i = 0; i < sizeof periods / sizeof *periods; i++)
+                if (strcmp(slash + 1, periods[i].name) == 0)
+                    period = periods[i].seconds;
+        errno = 0;
+        long n = slash && rate[0] >= '0' && rate[0] <= '9' ? strtol(rate, &end, 10) : 0;
+        if (!slash || errno || end != slash || n < 1 || n > 1000000 || period == 0) {
+            problem(p, "TIMEWARP_RATE_LIMITS: %s=%.40s must be N/period with N from 1 to 1000000 and period s, min, hour or day (e.g. %s=10/min), or off",
+                    kind, rate, kind);
+            continue;
+        }
+        c->rate_limits[k] = (struct rate_limit){n, period};
+    }
+}
+
+/* TIMEWARP_ADMIN_TOKENS (or the file TIMEWARP_ADMIN_TOKENS_FILE names): name:token pairs
+ * separated by commas or newlines. Problems name the operator, never the token. */
+static void load_admin_tokens(struct config *c, const char *raw, bool production_rules,
+                              struct config_problems *p)
+{
+    c->admin_count = 0;
+    if (!raw)
+        return;
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", raw);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",\r\n", &save); item; item = strtok_r(NULL, ",\r\n", &save)) {
+        item = trim(item);
+        if (!*item)
+            continue;
+        char *colon = strchr(item, ':');
+        if (!colon) {
+            problem(p, "TIMEWARP_ADMIN_TOKENS: entry %d is not name:token", c->admin_count + 1);
+            continue;
+        }
+        *colon = '\0';
+        char *name = trim(item), *token = trim(colon + 1);
+        size_t name_len = strlen(name), token_len = strlen(token);
+        bool name_ok = name_len > 0 && name_len < sizeof c->admins[0].name;
+        for (size_t i = 0; i < name_len; i++)
+            if (!isalnum((unsigned char)name[i]) && !strchr("._-@", name[i]))
+                name_ok = false;
+        bool token_ok = token_len > 0 && token_len < sizeof c->admins[0].token;
+        for (size_t i = 0; i < token_len; i++)
+            if ((unsigned char)token[i] <= ' ' || (unsigned char)token[i] >= 0x7f)
+                token_ok = false;
+        if (!name_ok) {
+            problem(p, "TIMEWARP_ADMIN_TOKENS: entry %d: the name must be 1-63 letters, digits or ._-@",
+                    c->admin_count + 1);
+            continue;
+        }
+        if (!token_ok) {
+            problem(p, "TIMEWARP_ADMIN_TOKENS: the token of '%s' must be 1-255 printable ASCII characters without spaces", name);
+            continue;
+        }
+        if (production_rules && token_len < CONFIG_MIN_ADMIN_TOKEN)
+            problem(p, "TIMEWARP_ADMIN_TOKENS: the token of '%s' is %zu characters: operator tokens need at least %d random characters (e.g. `openssl rand -hex 32`)",
+                    name, token_len, CONFIG_MIN_ADMIN_TOKEN);
+        bool dup = false;
+        for (int i = 0; i < c->admin_count; i++)
+            if (strcmp(c->admins[i].name, name) == 0)
+                dup = true;
+        if (dup) {
+            problem(p, "TIMEWARP_ADMIN_TOKENS: the name '%s' is given more than once", name);
+            continue;
+        }
+        if (c->admin_count == CONFIG_MAX_ADMINS) {
+            problem(p, "TIMEWARP_ADMIN_TOKENS: at most %d operators", CONFIG_MAX_ADMINS);
+            break;
+        }
+        struct admin_token *a = &c->admins[c->admin_count++];
+        snprintf(a->name, sizeof a->name, "%s", name);
+        memcpy(a->token, token, token_len + 1);
+        a->token_len = token_len;
+    }
+    explicit_bzero(buf, sizeof buf); /* the tokens' only other copy on the stack */
+}
+
 bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_checks,
                  struct config_problems *p)
 {
@@ -448,6 +595,11 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool deploy_
 
     load_service_name(c, lookup("TIMEWARP_SERVICE_NAME", ctx), p);
     load_service_role(c, lookup, ctx, p);
+    load_rate_limits(c, lookup("TIMEWARP_RATE_LIMITS", ctx), p);
+    char tokens[8192];
+    load_admin_tokens(c, setting("TIMEWARP_ADMIN_TOKENS", lookup, ctx, tokens, sizeof tokens, p),
+                      production_rules, p);
+    explicit_bzero(tokens, sizeof tokens);
 
     v = lookup("LOG_LEVEL", ctx);
     c->log_level = LOG_INFO;

@@ -10,6 +10,24 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 #define CONFIG_MAX_PROBLEMS 16
 #define CONFIG_MAX_HOSTS 32
+#define CONFIG_MAX_ADMINS 16
+#define CONFIG_MIN_ADMIN_TOKEN 32 /* characters; shorter tokens are refused in production */
+
+/* What a client's POSTs are counted against (SPEC.md "Rate limits"). */
+enum rate_kind { RATE_CONTRIBUTORS, RATE_SUBMISSIONS, RATE_REPORTS, RATE_KIND_COUNT };
+
+/* At most `count` requests per `period` seconds; count 0 means no limit. */
+struct rate_limit {
+    long count;
+    long period;
+};
+
+/* An operator: the name goes into the audit trail, the token never leaves this struct. */
+struct admin_token {
+    char name[64];
+    char token[256];
+    size_t token_len;
+};
 
 /* PostgreSQL connection settings as libpq keyword/value pairs (dbname may be a full URI). */
 #define CONFIG_MAX_PG_PARAMS 20
@@ -55,6 +73,9 @@ struct config {
      * it is created with when it does not exist yet. */
     char db_service_role[64];
     char db_service_password[256];
+    struct rate_limit rate_limits[RATE_KIND_COUNT]; /* TIMEWARP_RATE_LIMITS */
+    struct admin_token admins[CONFIG_MAX_ADMINS];   /* TIMEWARP_ADMIN_TOKENS(_FILE) */
+    int admin_count;                                /* 0: every /admin/ route is 404 */
 };
 
 /* Problems found while loading; loading never stops at the first one, so `check` can list all. */
@@ -80,4 +101,7 @@ bool config_ensure_secret_key(struct config *c, char *err, size_t err_len);
 bool config_host_allowed(const struct config *c, const char *host);
 
 const char *config_env_name(enum app_env env);
+
+/* "contributors", "submissions", "reports": the names TIMEWARP_RATE_LIMITS uses. */
+const char *config_rate_kind_name(enum rate_kind kind);
 #endif

@@ -41,6 +41,25 @@ static void print_problems(const struct config_problems *p)
         log_event(LOG_ERROR, p->text[i], ",\"source\":\"config\"");
 }
 
+/* What `check` says about limits and operators: the names, never a token. */
+static void print_moderation_settings(const struct config *c)
+{
+    printf("rate limits:");
+    for (int k = 0; k < RATE_KIND_COUNT; k++) {
+        const struct rate_limit *l = &c->rate_limits[k];
+        long p = l->period;
+        const char *unit = p == 1 ? "s" : p == 60 ? "min" : p == 3600 ? "hour" : "day";
+        if (l->count > 0)
+            printf(" %s=%ld/%s", config_rate_kind_name((enum rate_kind)k), l->count, unit);
+        else
+            printf(" %s=off", config_rate_kind_name((enum rate_kind)k));
+    }
+    printf("\noperators: %d%s", c->admin_count, c->admin_count ? " (" : " (the /admin/ routes are off)");
+    for (int i = 0; i < c->admin_count; i++)
+        printf("%s%s", i ? ", " : "", c->admins[i].name);
+    printf("%s\n", c->admin_count ? ")" : "");
+}
+
 static int cmd_check(bool deploy)
 {
     struct config c;
@@ -54,6 +73,7 @@ static int cmd_check(bool deploy)
     }
     printf("configuration OK: %s, %s database%s\n", config_env_name(c.env),
            c.engine == DB_POSTGRES ? "PostgreSQL" : "SQLite", deploy ? ", ready to deploy" : "");
+    print_moderation_settings(&c);
     return 0;
 }
 

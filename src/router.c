@@ -18,6 +18,13 @@ static const struct route routes[] = {
     {"/clips/{id}", "GET", api_clips_get, ROUTE_DATABASE},
     {"/clips/{id}/neighbors", "GET", api_clips_neighbors, ROUTE_DATABASE},
     {"/calendar", "GET", api_calendar, ROUTE_DATABASE},
+    {"/clips/{id}/reports", "POST", api_reports_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    /* Operators (api/admin.c): 404 unless TIMEWARP_ADMIN_TOKENS names at least one. */
+    {"/admin/reports", "GET", api_admin_reports, ROUTE_DATABASE},
+    {"/admin/clips/{id}/hide", "POST", api_admin_hide, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/admin/clips/{id}/restore", "POST", api_admin_restore, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/admin/reports/{id}/dismiss", "POST", api_admin_dismiss, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/admin/audit", "GET", api_admin_audit, ROUTE_DATABASE},
     {"/health", "GET", api_health, ROUTE_DATABASE | ROUTE_HEALTH},
     {"/health/live", "GET", api_health_live, ROUTE_HEALTH},
 };

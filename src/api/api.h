@@ -60,6 +60,10 @@ void api_error(struct response *res, int status, const char *code, const char *m
 /* 503 (database unreachable) or 500 for a store failure; logs the driver's error. */
 void api_store_failure(const struct request *req, struct response *res, enum store_status rc);
 
+/* Counts this request against the client's limit for `kind` (TIMEWARP_RATE_LIMITS); false
+ * when it is over, with the 429 and its Retry-After filled into res (api/throttle.c). */
+bool api_rate_limit(const struct request *req, struct response *res, enum rate_kind kind);
+
 /* Handlers, one file per resource. */
 void api_contributors_create(const struct request *req, struct response *res);
 void api_submissions_create(const struct request *req, struct response *res);
@@ -70,6 +74,12 @@ void api_clips_neighbors(const struct request *req, struct response *res);
 void api_calendar(const struct request *req, struct response *res);
 void api_health(const struct request *req, struct response *res);
 void api_health_live(const struct request *req, struct response *res);
+void api_reports_create(const struct request *req, struct response *res);
+void api_admin_reports(const struct request *req, struct response *res);
+void api_admin_hide(const struct request *req, struct response *res);
+void api_admin_restore(const struct request *req, struct response *res);
+void api_admin_dismiss(const struct request *req, struct response *res);
+void api_admin_audit(const struct request *req, struct response *res);
 
 /* Reads the query parameters `names` into `values` (NULL when absent, "" for "?key").
  * Unknown parameters are ignored; a known one given twice is a 400 (filled into res). */
@@ -79,6 +89,10 @@ bool api_query(const struct request *req, const char *const *names, const char *
  * the caller set them) and from <= to. On a bad value fills res with the 400 SPEC.md words. */
 bool api_date_range(const char *from_text, const char *to_text, long *from, long *to,
                     struct response *res);
+
+/* The `limit` query parameter of every list (api/clips.c): decimal digits, 1 or more, values
+ * above 200 clamped to 200. */
+bool api_page_limit(const char *text, int *out);
 
 /* Public ids: prefix + 32 lowercase hex digits from the kernel's CSPRNG. */
 #define PUBLIC_ID_LEN 36
@@ -90,4 +104,8 @@ bool api_is_public_id(const char *prefix, const char *s);
 void api_contributor_json(struct jw *w, const char *key, const struct contributor_rec *c);
 void api_submission_json(struct jw *w, const char *key, const struct submission_rec *s);
 void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c);
+/* A report: the public fields, plus "resolution" for operators (moderated = true). */
+void api_report_json(struct jw *w, const char *key, const struct report_rec *r, bool moderated);
+/* The clip as operators see it: the public fields plus "hidden". */
+void api_clip_json_moderated(struct jw *w, const char *key, const struct clip_rec *c);
 #endif

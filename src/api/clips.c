@@ -12,6 +12,10 @@
 static void render_clip(void *ctx, const struct clip_rec *c)
 {
     struct response *res = ctx;
+    if (c->hidden_at) {
+        api_error(res, 410, "GONE", "Gone: moderators removed this clip from the archive.", NULL);
+        return;
+    }
     res->status = 200;
     api_clip_json(&res->body, NULL, c);
 }
@@ -28,7 +32,7 @@ void api_clips_get(const struct request *req, struct response *res)
 }
 
 /* Decimal digits only; 0 is an error, anything above MAX_LIMIT is clamped. */
-static bool parse_limit(const char *s, int *out)
+bool api_page_limit(const char *s, int *out)
 {
     long v = 0;
     if (!*s)
@@ -84,7 +88,7 @@ void api_clips_list(const struct request *req, struct response *res)
 
     if (!api_query(req, names, v, 4, res) || !api_date_range(v[FROM], v[TO], &from, &to, res))
         return;
-    if (v[LIMIT] && !parse_limit(v[LIMIT], &limit)) {
+    if (v[LIMIT] && !api_page_limit(v[LIMIT], &limit)) {
         api_error(res, 400, "BAD_REQUEST", "'limit' must be a positive whole number (at most 200 is used).", "limit");
         return;
     }
@@ -146,6 +150,8 @@ void api_clips_neighbors(const struct request *req, struct response *res)
         res->status = 200;
     else if (rc == STORE_NOT_FOUND)
         api_error(res, 404, "NOT_FOUND", "Not found", NULL);
+    else if (rc == STORE_GONE)
+        api_error(res, 410, "GONE", "Gone: moderators removed this clip from the archive.", NULL);
     else
         api_store_failure(req, res, rc);
 }

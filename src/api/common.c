@@ -157,11 +157,10 @@ void api_submission_json(struct jw *w, const char *key, const struct submission_
     jw_object_close(w);
 }
 
-void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c)
+static void clip_fields(struct jw *w, const struct clip_rec *c)
 {
     char url[64];
     snprintf(url, sizeof url, "https://www.youtube.com/watch?v=%s", c->youtube_video_id);
-    jw_object_open(w, key);
     jw_string(w, "id", c->id);
     jw_string(w, "youtube_video_id", c->youtube_video_id);
     jw_string(w, "youtube_url", url);
@@ -171,5 +170,19 @@ void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c)
     jw_string(w, "created_at", c->created_at);
     jw_string(w, "created_by_contributor_id", c->created_by_contributor_id);
     jw_string(w, "added_via_submission_id", c->added_via_submission_id);
+}
+
+void api_clip_json(struct jw *w, const char *key, const struct clip_rec *c)
+{
+    jw_object_open(w, key);
+    clip_fields(w, c);
+    jw_object_close(w);
+}
+
+void api_clip_json_moderated(struct jw *w, const char *key, const struct clip_rec *c)
+{
+    jw_object_open(w, key);
+    clip_fields(w, c);
+    jw_bool(w, "hidden", c->hidden_at != NULL);
     jw_object_close(w);
 }

@@ -10,6 +10,8 @@ const struct field_spec contributor_fields[CONTRIBUTOR_FIELD_COUNT] = {
 
 void api_contributors_create(const struct request *req, struct response *res)
 {
+    if (!api_rate_limit(req, res, RATE_CONTRIBUTORS))
+        return;
     json_t *in = body_parse(req->content_type, req->body, req->body_len, contributor_fields,
                             CONTRIBUTOR_FIELD_COUNT, res);
     if (!in)

@@ -164,6 +164,12 @@ void jw_int(struct jw *w, const char *key, long long value)
     put(w, digits, (size_t)n);
 }
 
+void jw_bool(struct jw *w, const char *key, bool value)
+{
+    begin_value(w, key);
+    put(w, value ? "true" : "false", value ? 4 : 5);
+}
+
 char *jw_finish(struct jw *w, size_t *len)
 {
     if (w->failed || w->depth != 0) {

@@ -31,4 +31,5 @@ void jw_array_close(struct jw *w);
 void jw_string(struct jw *w, const char *key, const char *value); /* NULL → null */
 void jw_null(struct jw *w, const char *key);
 void jw_int(struct jw *w, const char *key, long long value);
+void jw_bool(struct jw *w, const char *key, bool value);
 #endif

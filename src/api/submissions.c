@@ -20,13 +20,15 @@ const struct field_spec submission_fields[SUBMISSION_FIELD_COUNT] = {
 
 void api_submissions_create(const struct request *req, struct response *res)
 {
+    if (!api_rate_limit(req, res, RATE_SUBMISSIONS))
+        return;
     json_t *in = body_parse(req->content_type, req->body, req->body_len, submission_fields,
                             SUBMISSION_FIELD_COUNT, res);
     if (!in)
         return;
     json_t *yt = json_object_get(in, "raw_youtube_input"), *dt = json_object_get(in, "raw_date_input");
     char video[YOUTUBE_ID_LEN + 1], date[DATE_LEN + 1], sub_id[PUBLIC_ID_LEN + 1],
-        clip_id[PUBLIC_ID_LEN + 1], now[28], duplicate[160];
+        clip_id[PUBLIC_ID_LEN + 1], now[28], duplicate[160], removed[160];
     const char *reason = NULL;
     bool valid = youtube_video_id(json_string_value(yt), json_string_length(yt), video, &reason) &&
                  date_performance(json_string_value(dt), json_string_length(dt),
@@ -47,13 +49,24 @@ void api_submissions_create(const struct request *req, struct response *res)
         s.clip_id = clip_id;
         snprintf(duplicate, sizeof duplicate,
                  "This is a duplicate: video %s on %s is already in the archive.", video, date);
+        snprintf(removed, sizeof removed,
+                 "Moderators removed this performance (video %s on %s) from the archive.", video, date);
     }
 
-    enum store_status rc = req->store ? store_create_submission(req->store, &s, valid ? &clip : NULL, duplicate)
+    enum store_status rc = req->store ? store_create_submission(req->store, &s, valid ? &clip : NULL,
+                                                                duplicate, removed)
                                       : STORE_UNAVAILABLE;
     switch (rc) {
     case STORE_OK:
         metrics_count(valid ? METRIC_SUBMISSION_ACCEPTED : METRIC_SUBMISSION_REJECTED);
+        res->status = 201;
+        api_submission_json(&res->body, NULL, &s);
+        break;
+    case STORE_GONE: /* stored, as rejected: moderators removed that performance */
+        metrics_count(METRIC_SUBMISSION_REJECTED);
+        s.status = "rejected";
+        s.validation_error = removed;
+        s.clip_id = NULL;
         res->status = 201;
         api_submission_json(&res->body, NULL, &s);
         break;
@@ -77,6 +90,10 @@ void api_submissions_create(const struct request *req, struct response *res)
 static void render_submission(void *ctx, const struct submission_rec *s)
 {
     struct response *res = ctx;
+    if (s->clip_hidden_at) { /* the clip it created was removed by moderators */
+        api_error(res, 410, "GONE", "Gone: moderators removed this clip from the archive.", NULL);
+        return;
+    }
     res->status = 200;
     api_submission_json(&res->body, NULL, s);
 }

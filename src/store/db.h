@@ -28,7 +28,7 @@ struct db_stmt {
     int id; /* index into the per-connection cache, < DB_MAX_STMTS */
     const char *sql;
 };
-#define DB_MAX_STMTS 32
+#define DB_MAX_STMTS 64 /* store.c 0-19, migrate.c 20-22, moderation.c 32-63 */
 
 /* Called once per result row; cols[i] is NULL for SQL NULL. Pointers are valid only
  * during the call. */

@@ -15,14 +15,10 @@
 enum {
     ID_PING, ID_INSERT_CONTRIBUTOR, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
-    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR,
+    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN,
 };
 
-#define CLIP_SELECT                                                                            \
-    "SELECT cl.public_id, cl.youtube_video_id, cl.performance_date, cl.title, cl.notes, "      \
-    "cl.created_at, c.public_id, s.public_id FROM clips cl "                                   \
-    "JOIN contributors c ON c.id = cl.created_by_contributor_id "                              \
-    "JOIN submissions s ON s.id = cl.added_via_submission_id "
+#define CLIP_SELECT "SELECT " CLIP_COLUMNS " FROM clips cl " CLIP_JOINS
 
 /* Archive order: performance date, then creation time, then insertion order (the row id). */
 #define CLIP_ORDER " ORDER BY cl.performance_date, cl.created_at, cl.id LIMIT ?"
@@ -51,26 +47,34 @@ static const struct db_stmt
         "UPDATE submissions SET status = 'rejected', validation_error = ? WHERE id = ?"},
     ST_GET_SUBMISSION = {ID_GET_SUBMISSION,
         "SELECT s.public_id, c.public_id, cl.public_id, s.status, s.validation_error, "
-        "s.raw_youtube_input, s.raw_date_input, s.title, s.notes, s.submitted_at "
+        "s.raw_youtube_input, s.raw_date_input, s.title, s.notes, s.submitted_at, cl.hidden_at "
         "FROM submissions s JOIN contributors c ON c.id = s.contributor_id "
         "LEFT JOIN clips cl ON cl.id = s.clip_id WHERE s.public_id = ?"},
     ST_GET_CLIP = {ID_GET_CLIP, CLIP_SELECT "WHERE cl.public_id = ?"},
     ST_CLIP_POSITION = {ID_CLIP_POSITION,
-        "SELECT performance_date, created_at, id FROM clips WHERE public_id = ?"},
+        "SELECT performance_date, created_at, id, hidden_at FROM clips WHERE public_id = ?"},
     ST_LIST_FIRST = {ID_LIST_FIRST,
-        CLIP_SELECT "WHERE cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER},
+        CLIP_SELECT "WHERE cl.performance_date >= ? AND cl.performance_date <= ? "
+        "AND cl.hidden_at IS NULL" CLIP_ORDER},
     /* Keyset: the row-value comparison walks the (performance_date, created_at, id) index
-     * from the cursor's position, so a deep page costs what the first one does. */
+     * from the cursor's position, so a deep page costs what the first one does. The index
+     * holds visible clips only (migration 0003): `hidden_at IS NULL` lets the planner use it. */
     ST_LIST_AFTER = {ID_LIST_AFTER,
         CLIP_SELECT "WHERE (cl.performance_date, cl.created_at, cl.id) > (?, ?, ?) "
-        "AND cl.performance_date >= ? AND cl.performance_date <= ?" CLIP_ORDER},
+        "AND cl.performance_date >= ? AND cl.performance_date <= ? AND cl.hidden_at IS NULL"
+        CLIP_ORDER},
     /* The same index walked backwards. */
     ST_PREVIOUS = {ID_PREVIOUS,
         CLIP_SELECT "WHERE (cl.performance_date, cl.created_at, cl.id) < (?, ?, ?) "
-        "ORDER BY cl.performance_date DESC, cl.created_at DESC, cl.id DESC LIMIT 1"},
+        "AND cl.hidden_at IS NULL ORDER BY cl.performance_date DESC, cl.created_at DESC, cl.id DESC LIMIT 1"},
     ST_CALENDAR = {ID_CALENDAR,
         "SELECT performance_date, COUNT(*) FROM clips WHERE performance_date >= ? AND "
-        "performance_date <= ? GROUP BY performance_date ORDER BY performance_date"};
+        "performance_date <= ? AND hidden_at IS NULL GROUP BY performance_date "
+        "ORDER BY performance_date"},
+    /* After a conflict: is the clip already there one that moderators removed? */
+    ST_CLIP_HIDDEN = {ID_CLIP_HIDDEN,
+        "SELECT hidden_at FROM clips WHERE youtube_video_id = ? AND performance_date = ? "
+        "AND hidden_at IS NOT NULL"};
 
 /* ---- connection and retry ---------------------------------------------------------------- */
 
@@ -268,7 +272,7 @@ static void capture_first(void *ctx, const char *const *cols, int ncols)
 struct submission_args {
     const struct submission_rec *s;
     const struct clip_rec *clip;
-    const char *duplicate_error;
+    const char *duplicate_error, *removed_error;
 };
 
 /* The body of the submission transaction; returns with the transaction still open. */
@@ -312,9 +316,16 @@ static enum store_status submission_steps(struct store *st, const struct submiss
         const char *p4[] = {clip.value, sub.row};
         return track(st, store_exec(st, &ST_LINK_CLIP, p4, 2, NULL, NULL)) ? STORE_ERROR : STORE_OK;
     }
-    const char *p5[] = {a->duplicate_error, sub.row};
-    return track(st, store_exec(st, &ST_MARK_DUPLICATE, p5, 2, NULL, NULL)) ? STORE_ERROR
-                                                                          : STORE_DUPLICATE;
+    /* The slot is taken: by a clip in the archive (a duplicate), or by one moderators hid,
+     * which stays out whatever URL form the new submission uses. */
+    struct first_col hidden = {0};
+    const char *p6[] = {c->youtube_video_id, c->performance_date};
+    if (track(st, store_exec(st, &ST_CLIP_HIDDEN, p6, 2, capture_first, &hidden)))
+        return STORE_ERROR;
+    const char *p5[] = {hidden.found ? a->removed_error : a->duplicate_error, sub.row};
+    if (track(st, store_exec(st, &ST_MARK_DUPLICATE, p5, 2, NULL, NULL)))
+        return STORE_ERROR;
+    return hidden.found ? STORE_GONE : STORE_DUPLICATE;
 }
 
 static enum store_status op_create_submission(struct store *st, void *args)
@@ -322,7 +333,7 @@ static enum store_status op_create_submission(struct store *st, void *args)
     if (track(st, store_begin_write(st)))
         return to_store_status(st->last_db_status);
     enum store_status rc = submission_steps(st, args);
-    bool keep = rc == STORE_OK || rc == STORE_DUPLICATE;
+    bool keep = rc == STORE_OK || rc == STORE_DUPLICATE || rc == STORE_GONE;
     /* Nothing half-written: a missing contributor or any failure undoes every step. */
     if (track(st, store_end_write(st, keep)) == DB_OK || !keep)
         return rc;
@@ -330,9 +341,10 @@ static enum store_status op_create_submission(struct store *st, void *args)
 }
 
 enum store_status store_create_submission(struct store *st, const struct submission_rec *s,
-                                          const struct clip_rec *clip, const char *duplicate_error)
+                                          const struct clip_rec *clip, const char *duplicate_error,
+                                          const char *removed_error)
 {
-    struct submission_args a = {s, clip, duplicate_error};
+    struct submission_args a = {s, clip, duplicate_error, removed_error};
     return with_retry(st, op_create_submission, &a);
 }
 
@@ -347,9 +359,9 @@ struct row_visit {
 static void submission_row(void *ctx, const char *const *c, int n)
 {
     struct row_visit *v = ctx;
-    if (n < 10)
+    if (n < 11)
         return;
-    struct submission_rec s = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]};
+    struct submission_rec s = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]};
     v->rows++;
     v->on_submission(v->ctx, &s);
 }
@@ -357,9 +369,9 @@ static void submission_row(void *ctx, const char *const *c, int n)
 static void clip_row(void *ctx, const char *const *c, int n)
 {
     struct row_visit *v = ctx;
-    if (n < 8)
+    if (n < CLIP_COLUMN_COUNT)
         return;
-    struct clip_rec r = {c[0], c[1], c[2], c[3] ? c[3] : "", c[4], c[5], c[6], c[7]};
+    struct clip_rec r = store_clip_from_row(c);
     v->rows++;
     v->on_clip(v->ctx, &r);
 }
@@ -404,7 +416,7 @@ struct list_args {
 
 struct position {
     char date[16], created_at[32], row[32];
-    bool found;
+    bool found, hidden;
 };
 
 static void capture_position(void *ctx, const char *const *c, int n)
@@ -415,6 +427,7 @@ static void capture_position(void *ctx, const char *const *c, int n)
     snprintf(p->date, sizeof p->date, "%s", c[0]);
     snprintf(p->created_at, sizeof p->created_at, "%s", c[1]);
     snprintf(p->row, sizeof p->row, "%s", c[2]);
+    p->hidden = n > 3 && c[3];
     p->found = true;
 }
 
@@ -466,6 +479,8 @@ static enum store_status op_neighbors(struct store *st, void *args)
     enum store_status rc = find_position(st, a->id, &pos);
     if (rc != STORE_OK)
         return rc;
+    if (pos.hidden)
+        return STORE_GONE;
     struct row_visit prev = {NULL, a->previous, a->ctx, 0}, next = {NULL, a->next, a->ctx, 0};
     const char *p1[] = {pos.date, pos.created_at, pos.row};
     const char *p2[] = {pos.date, pos.created_at, pos.row, "0001-01-01", "9999-12-31", "1"};
@@ -512,3 +527,15 @@ enum store_status store_calendar(struct store *st, const char *from, const char 
     struct calendar_args a = {from, to, fn, ctx};
     return with_retry(st, op_calendar, &a);
 }
+
+/* ---- for the other store files (store_internal.h) ------------------------------------------ */
+
+enum store_status store_run(struct store *st, enum store_status (*op)(struct store *, void *),
+                            void *args)
+{
+    return with_retry(st, op, args);
+}
+
+enum db_status store_track(struct store *st, enum db_status rc) { return track(st, rc); }
+
+enum store_status store_status_from(enum db_status rc) { return to_store_status(rc); }

@@ -10,6 +10,7 @@ enum store_status {
     STORE_OK,
     STORE_NOT_FOUND,   /* no such record (or, for a submission, no such contributor) */
     STORE_DUPLICATE,   /* the clip exists already: the submission was stored as rejected */
+    STORE_GONE,        /* moderators hid that clip (for a submission: stored as rejected) */
     STORE_UNAVAILABLE, /* the database cannot be reached right now */
     STORE_ERROR,
 };
@@ -21,10 +22,20 @@ struct contributor_rec {
 struct submission_rec {
     const char *id, *contributor_id, *clip_id, *status, *validation_error, *raw_youtube_input,
         *raw_date_input, *title, *notes, *submitted_at;
+    const char *clip_hidden_at; /* read only: the clip it created was hidden then (else NULL) */
 };
 struct clip_rec {
     const char *id, *youtube_video_id, *performance_date, *title, *notes, *created_at,
         *created_by_contributor_id, *added_via_submission_id;
+    const char *hidden_at; /* read only: when moderators hid it, NULL while visible */
+};
+/* A report on a clip; status "open" or "resolved", resolution NULL, "hidden" or "dismissed". */
+struct report_rec {
+    const char *id, *clip_id, *reason, *status, *resolution, *created_at;
+};
+/* One moderation action of the audit trail: action "hide", "restore" or "dismiss". */
+struct action_rec {
+    const char *id, *action, *target_id, *reason, *actor, *created_at;
 };
 
 typedef void (*store_submission_fn)(void *ctx, const struct submission_rec *s);
@@ -48,10 +59,12 @@ enum store_status store_create_contributor(struct store *st, const struct contri
 
 /* Stores submission `s` (status and validation_error as given) and, when `clip` is not NULL,
  * the clip in the same transaction. If the clip's (video, date) exists already, the
- * submission is stored as rejected with `duplicate_error` and STORE_DUPLICATE returned.
+ * submission is stored as rejected with `duplicate_error` and STORE_DUPLICATE returned, or,
+ * when moderators hid that clip, with `removed_error` and STORE_GONE returned.
  * An unknown contributor gives STORE_NOT_FOUND with nothing written. */
 enum store_status store_create_submission(struct store *st, const struct submission_rec *s,
-                                          const struct clip_rec *clip, const char *duplicate_error);
+                                          const struct clip_rec *clip, const char *duplicate_error,
+                                          const char *removed_error);
 
 enum store_status store_get_submission(struct store *st, const char *id, store_submission_fn fn,
                                        void *ctx);
@@ -63,7 +76,8 @@ enum store_status store_list_clips(struct store *st, const char *from, const cha
                                    const char *after_id, int limit, store_clip_fn fn, void *ctx);
 
 /* Clips just before and after clip `id` in archive order; fn gets NULL for "none".
- * STORE_NOT_FOUND if `id` is unknown. */
+ * STORE_NOT_FOUND if `id` is unknown, STORE_GONE if it is hidden. Hidden clips are never
+ * anyone's neighbour, nor in store_list_clips or store_calendar. */
 enum store_status store_clip_neighbors(struct store *st, const char *id, store_clip_fn previous,
                                        store_clip_fn next, void *ctx);
 
@@ -71,6 +85,36 @@ enum store_status store_clip_neighbors(struct store *st, const char *id, store_c
 typedef void (*store_day_fn)(void *ctx, const char *date, const char *count);
 enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
                                  void *ctx);
+
+/* ---- moderation (store/moderation.c) ---- */
+typedef void (*store_report_fn)(void *ctx, const struct report_rec *r, const struct clip_rec *clip);
+typedef void (*store_action_fn)(void *ctx, const struct action_rec *a);
+
+/* Files report `r` (open) on the clip whose public id is r->clip_id. STORE_NOT_FOUND: no
+ * such clip; STORE_GONE: it is hidden. Nothing is written then. */
+enum store_status store_create_report(struct store *st, const struct report_rec *r);
+
+/* Reports with `status` oldest first (created_at, then insertion order), after report
+ * `after_id` (NULL: from the start; STORE_NOT_FOUND if unknown), at most `limit`, each
+ * with its clip. */
+enum store_status store_list_reports(struct store *st, const char *status, const char *after_id,
+                                     int limit, store_report_fn fn, void *ctx);
+
+/* Hides clip a->target_id at a->created_at and resolves its open reports as "hidden", in
+ * one transaction; action `a` is recorded when anything changed (so hiding twice is one
+ * action). fn gets the clip as it then is. STORE_NOT_FOUND: no such clip. */
+enum store_status store_hide_clip(struct store *st, const struct action_rec *a, store_clip_fn fn,
+                                  void *ctx);
+/* Makes clip a->target_id visible again, recording `a` if it was hidden. */
+enum store_status store_restore_clip(struct store *st, const struct action_rec *a,
+                                     store_clip_fn fn, void *ctx);
+/* Resolves open report a->target_id as "dismissed", recording `a`; a report already
+ * resolved is left as it is. fn gets the report as it then is. */
+enum store_status store_dismiss_report(struct store *st, const struct action_rec *a,
+                                       store_report_fn fn, void *ctx);
+/* The audit trail, oldest first, after action `after_id` (NULL: from the start). */
+enum store_status store_list_actions(struct store *st, const char *after_id, int limit,
+                                     store_action_fn fn, void *ctx);
 
 /* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. */
 bool store_migrate(struct store *st, int target, char *err, size_t err_len);

@@ -1,7 +1,8 @@
-/* What store.c and migrate.c share; not for handlers. */
+/* What store.c, migrate.c and moderation.c share; not for handlers. */
 #ifndef TIMEWARP_STORE_INTERNAL_H
 #define TIMEWARP_STORE_INTERNAL_H
 #include "store/db.h"
+#include "store/store.h"
 
 struct store {
     const struct db_driver *drv;
@@ -13,6 +14,27 @@ struct store {
     enum db_status last_db_status; /* first failure in the current operation */
     long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
 };
+
+/* A clip as every query selects it (9 columns, struct clip_rec's order); "cl" is clips. */
+#define CLIP_COLUMNS                                                                           \
+    "cl.public_id, cl.youtube_video_id, cl.performance_date, cl.title, cl.notes, "            \
+    "cl.created_at, c.public_id, s.public_id, cl.hidden_at"
+#define CLIP_JOINS                                                                             \
+    "JOIN contributors c ON c.id = cl.created_by_contributor_id "                              \
+    "JOIN submissions s ON s.id = cl.added_via_submission_id "
+#define CLIP_COLUMN_COUNT 9
+
+static inline struct clip_rec store_clip_from_row(const char *const *c)
+{
+    return (struct clip_rec){c[0], c[1], c[2], c[3] ? c[3] : "", c[4], c[5], c[6], c[7], c[8]};
+}
+
+/* Runs `op` with store.c's reconnect-and-retry rule (see with_retry there). */
+enum store_status store_run(struct store *st, enum store_status (*op)(struct store *, void *),
+                            void *args);
+/* Notes a failed statement's status, so store_run can tell a broken connection apart. */
+enum db_status store_track(struct store *st, enum db_status rc);
+enum store_status store_status_from(enum db_status rc);
 
 /* Driver calls that count successful statements for the retry rule. */
 enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,

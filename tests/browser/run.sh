@@ -56,6 +56,11 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 export DATABASE_URL="sqlite:///$tmp/timewarp.sqlite3" HOST=127.0.0.1 PORT=$port
 export SECRET_KEY=browser-tests-secret-key-0123456789abcdef TIMEWARP_ENV=development
 export TIMEWARP_DRAIN_SECONDS=0 LOG_LEVEL=info
+# Moderation: one operator (moderation.test.js signs in with it), reports limited so the
+# page's "too many reports" message can be seen, and the seeding calls telling clients
+# apart through X-Forwarded-For (the browser itself is the peer, 127.0.0.1).
+export ADMIN_TOKEN=browser-operator-token-0123456789abcdef
+export TIMEWARP_ADMIN_TOKENS="browser:$ADMIN_TOKEN" TIMEWARP_RATE_LIMITS=reports=3/min TIMEWARP_TRUSTED_PROXIES=1
 "$bin" migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log"; give_up "timewarp migrate failed"; }
 "$bin" serve >"$tmp/server.out" 2>"$tmp/server.err" &
 server=$!

@@ -32,7 +32,7 @@ declare -A SOURCES=(
   [youtube]="src/domain/youtube.c src/domain/text.c"
   [date]="src/domain/date.c src/domain/text.c"
   [cursor]="src/domain/cursor.c src/domain/text.c"
-  [body]="src/api/body.c src/api/contributors.c src/api/submissions.c src/api/common.c src/api/json_writer.c src/domain/text.c src/domain/date.c src/domain/youtube.c src/log.c src/metrics.c src/store/store.c src/store/sqlite.c src/store/postgres.c"
+  [body]="src/api/body.c src/api/contributors.c src/api/submissions.c src/api/throttle.c src/limits.c src/config.c src/api/common.c src/api/json_writer.c src/domain/text.c src/domain/date.c src/domain/youtube.c src/log.c src/metrics.c src/store/store.c src/store/sqlite.c src/store/postgres.c"
 )
 declare -A LIBS=(
   [youtube]="" [date]="" [cursor]="libcrypto" [body]="jansson sqlite3 libpq libcrypto"

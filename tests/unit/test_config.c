@@ -839,6 +839,161 @@ static void test_host_empty_list_allows_nothing(void **state)
     assert_false(config_host_allowed(&cfg, NULL));
 }
 
+/* ---- rate limits and operator tokens ------------------------------------------------------- */
+
+static void assert_limit(enum rate_kind k, long count, long period)
+{
+    if (cfg.rate_limits[k].count != count || (count && cfg.rate_limits[k].period != period))
+        print_error("%s: expected %ld/%ld s, got %ld/%ld s\n", config_rate_kind_name(k), count, period,
+                    cfg.rate_limits[k].count, cfg.rate_limits[k].period);
+    assert_int_equal(cfg.rate_limits[k].count, count);
+    if (count)
+        assert_int_equal(cfg.rate_limits[k].period, period);
+}
+
+static void test_rate_limit_defaults(void **state)
+{
+    (void)state;
+    static const struct kv dev[] = {{NULL, NULL}};
+    assert_ok(load(dev, false));
+    for (int k = 0; k < RATE_KIND_COUNT; k++)
+        assert_limit((enum rate_kind)k, 0, 0); /* development: none unless configured */
+    static const struct kv prod[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                     {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                     {NULL, NULL}};
+    assert_ok(load(prod, false));
+    assert_limit(RATE_CONTRIBUTORS, 10, 60);
+    assert_limit(RATE_SUBMISSIONS, 30, 60);
+    assert_limit(RATE_REPORTS, 10, 60);
+}
+
+static void test_rate_limit_values(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {
+        {"TIMEWARP_RATE_LIMITS", " contributors=2/s, submissions = 5/min ,reports=100/day"}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_limit(RATE_CONTRIBUTORS, 2, 1);
+    assert_limit(RATE_SUBMISSIONS, 5, 60);
+    assert_limit(RATE_REPORTS, 100, 86400);
+    static const struct kv hour[] = {{"TIMEWARP_RATE_LIMITS", "reports=3/hour"}, {NULL, NULL}};
+    assert_ok(load(hour, false));
+    assert_limit(RATE_REPORTS, 3, 3600);
+    assert_limit(RATE_SUBMISSIONS, 0, 0);
+    static const struct kv empty[] = {{"TIMEWARP_RATE_LIMITS", " "}, {NULL, NULL}}; /* as unset */
+    assert_ok(load(empty, false));
+    assert_limit(RATE_REPORTS, 0, 0);
+    /* Production: the kinds not named keep SPEC.md's defaults; `kind=off` and `off` lift them. */
+    static const struct kv prod[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                     {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                     {"TIMEWARP_RATE_LIMITS", "submissions=5/min,reports=off"}, {NULL, NULL}};
+    assert_ok(load(prod, false));
+    assert_limit(RATE_CONTRIBUTORS, 10, 60);
+    assert_limit(RATE_SUBMISSIONS, 5, 60);
+    assert_limit(RATE_REPORTS, 0, 0);
+    static const struct kv off[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                    {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                    {"TIMEWARP_RATE_LIMITS", "OFF"}, {NULL, NULL}};
+    assert_ok(load(off, false));
+    for (int k = 0; k < RATE_KIND_COUNT; k++)
+        assert_limit((enum rate_kind)k, 0, 0);
+}
+
+static void test_bad_rate_limits(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "submissions", "submissions=", "submissions=30", "submissions=30/minute", "submissions=30/m",
+        "submissions=0/min", "submissions=-1/min", "submissions=1.5/min", "submissions=x/min",
+        "submissions=30/min/s", "uploads=3/min", "submissions=3/min,submissions=4/min",
+        "submissions=99999999999999999999/min", "submissions=1000001/s", "on", "submissions=5/min,=3/min",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        struct kv env[] = {{"TIMEWARP_RATE_LIMITS", bad[i]}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok || problem_with("TIMEWARP_RATE_LIMITS") < 0)
+            print_error("TIMEWARP_RATE_LIMITS='%s' should be refused by name\n", bad[i]);
+        assert_false(ok);
+        assert_true(problem_with("TIMEWARP_RATE_LIMITS") >= 0);
+    }
+}
+
+#define TOKEN_A "0123456789abcdef0123456789abcdef" /* 32 characters */
+#define TOKEN_B "fedcba9876543210fedcba9876543210-b"
+
+static void test_admin_tokens(void **state)
+{
+    (void)state;
+    static const struct kv none[] = {{NULL, NULL}};
+    assert_ok(load(none, false));
+    assert_int_equal(cfg.admin_count, 0);
+    static const struct kv two[] = {{"TIMEWARP_ADMIN_TOKENS", "alice:" TOKEN_A ", bob.ops:" TOKEN_B},
+                                    {NULL, NULL}};
+    assert_ok(load(two, false));
+    assert_int_equal(cfg.admin_count, 2);
+    assert_string_equal(cfg.admins[0].name, "alice");
+    assert_string_equal(cfg.admins[0].token, TOKEN_A);
+    assert_int_equal(cfg.admins[0].token_len, 32);
+    assert_string_equal(cfg.admins[1].name, "bob.ops");
+    assert_string_equal(cfg.admins[1].token, TOKEN_B);
+}
+
+/* A short token is fine for trying things out, refused by production and check --deploy;
+ * the problem names the operator and never shows the token. */
+static void test_short_admin_token(void **state)
+{
+    (void)state;
+    static const struct kv env[] = {{"TIMEWARP_ADMIN_TOKENS", "carol:short-secret-31-characters-x"},
+                                    {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.admin_count, 1);
+    bool ok = load(env, true);
+    assert_false(ok);
+    int i = problem_with("TIMEWARP_ADMIN_TOKENS");
+    assert_true(i >= 0);
+    assert_non_null(strstr(probs.text[i], "carol"));
+    assert_null(strstr(probs.text[i], "short-secret"));
+    static const struct kv prod[] = {{"TIMEWARP_ENV", "production"}, {"SECRET_KEY", GOOD_KEY},
+                                     {"DATABASE_URL", GOOD_PG}, {"ALLOWED_HOSTS", "api.example.com"},
+                                     {"TIMEWARP_ADMIN_TOKENS", "carol:0123456789abcdef0123456789abcde"},
+                                     {NULL, NULL}};
+    assert_one_problem(load(prod, false), "TIMEWARP_ADMIN_TOKENS");
+}
+
+static void test_bad_admin_tokens(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "alice", "alice:", ":" TOKEN_A, "al ice:" TOKEN_A, "alice:" TOKEN_A ",alice:" TOKEN_B,
+        "alice:0123456789abcdef 0123456789abcdef", "al\"ice:" TOKEN_A,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        struct kv env[] = {{"TIMEWARP_ADMIN_TOKENS", bad[i]}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok || problem_with("TIMEWARP_ADMIN_TOKENS") < 0)
+            print_error("TIMEWARP_ADMIN_TOKENS='%s' should be refused by name\n", bad[i]);
+        assert_false(ok);
+        for (int p = 0; p < probs.count; p++) /* no problem text repeats a token */
+            assert_null(strstr(probs.text[p], "0123456789abcdef"));
+    }
+}
+
+static void test_admin_tokens_file(void **state)
+{
+    (void)state;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/admins", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("alice:" TOKEN_A "\nbob:" TOKEN_B "\n", f);
+    fclose(f);
+    struct kv env[] = {{"TIMEWARP_ADMIN_TOKENS_FILE", path}, {NULL, NULL}};
+    assert_ok(load(env, false));
+    assert_int_equal(cfg.admin_count, 2);
+    assert_string_equal(cfg.admins[1].name, "bob");
+    assert_string_equal(cfg.admins[1].token, TOKEN_B);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -874,6 +1029,13 @@ int main(void)
         cmocka_unit_test(test_host_leading_dot),
         cmocka_unit_test(test_host_star),
         cmocka_unit_test(test_host_empty_list_allows_nothing),
+        cmocka_unit_test(test_rate_limit_defaults),
+        cmocka_unit_test(test_rate_limit_values),
+        cmocka_unit_test(test_bad_rate_limits),
+        cmocka_unit_test(test_admin_tokens),
+        cmocka_unit_test(test_short_admin_token),
+        cmocka_unit_test(test_bad_admin_tokens),
+        cmocka_unit_test_setup_teardown(test_admin_tokens_file, make_tmpdir, remove_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

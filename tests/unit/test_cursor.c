@@ -327,6 +327,33 @@ static void test_encode_output_always_decodes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Cursors over other lists carry their own prefix in what is signed: a report cursor round
+ * trips, and is no clip or audit cursor (nor the other way round). */
+static void test_other_lists_have_their_own_cursors(void **state)
+{
+    (void)state;
+    const char *rpt = "rpt_0123456789abcdef0123456789abcdef", *act = "act_0123456789abcdef0123456789abcdef",
+               *clp = "clp_0123456789abcdef0123456789abcdef";
+    char c_rpt[CURSOR_LEN + 1], c_act[CURSOR_LEN + 1], c_clp[CURSOR_LEN + 1], id[40];
+    assert_true(cursor_encode_id(KEY, KEY_LEN, rpt, c_rpt));
+    assert_true(cursor_encode_id(KEY, KEY_LEN, act, c_act));
+    assert_true(cursor_encode_id(KEY, KEY_LEN, clp, c_clp));
+    assert_true(cursor_decode_id(KEY, KEY_LEN, "rpt_", c_rpt, strlen(c_rpt), id));
+    assert_string_equal(id, rpt);
+    assert_true(cursor_decode_id(KEY, KEY_LEN, "act_", c_act, strlen(c_act), id));
+    assert_string_equal(id, act);
+    assert_string_not_equal(c_rpt, c_act);
+    assert_false(cursor_decode_id(KEY, KEY_LEN, "act_", c_rpt, strlen(c_rpt), id));
+    assert_false(cursor_decode_id(KEY, KEY_LEN, "rpt_", c_clp, strlen(c_clp), id));
+    assert_false(cursor_decode(KEY, KEY_LEN, c_rpt, strlen(c_rpt), id));
+    /* Clip cursors are what they always were. */
+    char old[CURSOR_LEN + 1];
+    assert_true(cursor_encode(KEY, KEY_LEN, clp, old));
+    assert_string_equal(old, c_clp);
+    assert_true(cursor_decode(KEY, KEY_LEN, c_clp, strlen(c_clp), id));
+    assert_false(cursor_encode_id(KEY, KEY_LEN, "rpt-0123456789abcdef0123456789abcdef", c_rpt));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_length_is_exact),
         cmocka_unit_test(test_encode_refuses_non_clip_ids),
         cmocka_unit_test(test_encode_output_always_decodes),
+        cmocka_unit_test(test_other_lists_have_their_own_cursors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,6 +62,54 @@ static void test_routes_with_and_without_slash(void **state)
     run(cases, ARRAY_LEN(cases));
 }
 
+/* Reports and the operators' routes; each one that touches the database says so, and each
+ * one that takes a body says that too (SPEC.md "Reports and moderation"). */
+static void test_moderation_routes(void **state)
+{
+    (void)state;
+    const struct expect cases[] = {
+        {"POST", "/clips/clp_1/reports", api_reports_create, NULL, "clp_1", false},
+        {"POST", "/clips/clp_1/reports/", api_reports_create, NULL, "clp_1", false},
+        {"GET", "/clips/clp_1/reports", NULL, "POST", "clp_1", false},
+        {"GET", "/admin/reports", api_admin_reports, NULL, NULL, false},
+        {"HEAD", "/admin/reports/", api_admin_reports, NULL, NULL, false},
+        {"POST", "/admin/reports", NULL, "GET, HEAD", NULL, false},
+        {"POST", "/admin/clips/clp_2/hide", api_admin_hide, NULL, "clp_2", false},
+        {"POST", "/admin/clips/clp_2/hide/", api_admin_hide, NULL, "clp_2", false},
+        {"GET", "/admin/clips/clp_2/hide", NULL, "POST", "clp_2", false},
+        {"POST", "/admin/clips/clp_2/restore", api_admin_restore, NULL, "clp_2", false},
+        {"POST", "/admin/reports/rpt_3/dismiss", api_admin_dismiss, NULL, "rpt_3", false},
+        {"GET", "/admin/audit", api_admin_audit, NULL, NULL, false},
+        {"GET", "/admin/audit/", api_admin_audit, NULL, NULL, false},
+        {"DELETE", "/admin/audit", NULL, "GET, HEAD", NULL, false},
+    };
+    run(cases, ARRAY_LEN(cases));
+    static const char *const missing[] = {"/admin", "/admin/", "/admin/clips", "/admin/clips/clp_2",
+                                          "/admin/reports/rpt_3", "/admin/clips/clp_2/delete",
+                                          "/clips/clp_1/reports/rpt_1"};
+    for (size_t i = 0; i < ARRAY_LEN(missing); i++) {
+        struct route_match m;
+        router_match("POST", missing[i], &m);
+        if (m.handler || m.allow)
+            print_error("%s should be no route\n", missing[i]);
+        assert_null(m.handler);
+        assert_null(m.allow);
+    }
+    static const struct { const char *method, *path; unsigned flags; } flags[] = {
+        {"POST", "/clips/clp_1/reports", ROUTE_DATABASE | ROUTE_JSON_BODY},
+        {"GET", "/admin/reports", ROUTE_DATABASE},
+        {"POST", "/admin/clips/clp_1/hide", ROUTE_DATABASE | ROUTE_JSON_BODY},
+        {"POST", "/admin/clips/clp_1/restore", ROUTE_DATABASE | ROUTE_JSON_BODY},
+        {"POST", "/admin/reports/rpt_1/dismiss", ROUTE_DATABASE | ROUTE_JSON_BODY},
+        {"GET", "/admin/audit", ROUTE_DATABASE},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
+        struct route_match m;
+        router_match(flags[i].method, flags[i].path, &m);
+        assert_int_equal(m.flags, flags[i].flags);
+    }
+}
+
 static void test_head_follows_get(void **state)
 {
     (void)state;
@@ -193,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes_with_and_without_slash),
         cmocka_unit_test(test_head_follows_get),
+        cmocka_unit_test(test_moderation_routes),
         cmocka_unit_test(test_wrong_method_is_405_with_allow),
         cmocka_unit_test(test_unknown_paths_are_404),
         cmocka_unit_test(test_id_extraction),

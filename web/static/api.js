@@ -4,8 +4,9 @@
 
 export class ApiError extends Error {}
 
-async function call(method, path, payload) {
-  const init = { method, headers: { Accept: 'application/json' } };
+// {status, body, retryAfter}: retryAfter is the Retry-After seconds of a 429 (else null).
+export async function call(method, path, payload, headers = {}) {
+  const init = { method, headers: { Accept: 'application/json', ...headers } };
   if (payload !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(payload);
@@ -22,7 +23,8 @@ async function call(method, path, payload) {
   } catch {
     throw new ApiError(`The server answered ${response.status} without a readable body.`);
   }
-  return { status: response.status, body };
+  const retry = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+  return { status: response.status, body, retryAfter: Number.isFinite(retry) ? retry : null };
 }
 
 // For reads, anything but 200 is unexpected: turn it into one readable error.
@@ -59,3 +61,14 @@ export const createContributor = (displayName) =>
   call('POST', '/contributors', { display_name: displayName });
 
 export const submit = (fields) => call('POST', '/submissions', fields);
+
+export const report = (clipId, reason) =>
+  call('POST', `/clips/${encodeURIComponent(clipId)}/reports`, { reason });
+
+// "in 12 seconds", "in 3 minutes": how long a rate-limited visitor should wait.
+export function waitText(seconds) {
+  if (!seconds || seconds < 1) return 'in a little while';
+  if (seconds < 90) return `in ${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `in ${minutes} minute${minutes === 1 ? '' : 's'}`;
+}

@@ -2,6 +2,7 @@
 // previous/next buttons that walk the whole archive (the app handles the walking).
 
 import { $, h } from './dom.js';
+import * as api from './api.js';
 import { parseIso, formatLong, today, iso, plural } from './dates.js';
 
 // Privacy-enhanced mode: no YouTube cookies until the visitor presses Play, and the
@@ -76,9 +77,92 @@ function clipCard(clip, highlighted) {
       'Open on YouTube', h('span', { class: 'visually-hidden' }, ' (new tab)'))),
   clip.notes ? h('p', { class: 'notes', text: clip.notes }) : null,
   player,
+  reportBox(clip, title),
   h('div', { class: 'walk', role: 'group', 'aria-label': 'Walk the archive' },
     h('button', { type: 'button', 'data-walk': 'previous', 'aria-label': `Previous performance before ${title}` },
       h('span', { 'aria-hidden': 'true' }, '← '), 'Previous'),
     h('button', { type: 'button', 'data-walk': 'next', 'aria-label': `Next performance after ${title}` },
       'Next', h('span', { 'aria-hidden': 'true' }, ' →'))));
+}
+
+// "Report": a disclosure with the reason, a Send that says what happened (sent, already
+// removed, too many reports for now and when to try again) in a status line.
+function reportBox(clip, title) {
+  const formId = `report-${clip.id}`;
+  const reasonId = `report-reason-${clip.id}`;
+  const reason = h('textarea', {
+    id: reasonId, name: 'reason', rows: 2, maxlength: 500, required: true,
+    'aria-describedby': `${reasonId}-help`,
+  });
+  const status = h('p', { class: 'form-status', role: 'status' });
+  const send = h('button', { type: 'submit', class: 'secondary' }, 'Send report');
+  const toggle = h('button', {
+    type: 'button', class: 'link report-toggle', 'aria-expanded': 'false', 'aria-controls': formId,
+  }, 'Report', h('span', { class: 'visually-hidden' }, ` ${title}`));
+  const close = () => {
+    form.hidden = true;
+    toggle.setAttribute('aria-expanded', 'false');
+    toggle.focus();
+  };
+  const form = h('form', {
+    id: formId, class: 'report-form', hidden: true, novalidate: true,
+    'aria-label': `Report ${title}`,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const text = reason.value.trim();
+      status.className = 'form-status error';
+      if (!text) {
+        status.textContent = 'Say why this clip should not be in the archive.';
+        reason.setAttribute('aria-invalid', 'true');
+        reason.focus();
+        return;
+      }
+      reason.removeAttribute('aria-invalid');
+      send.disabled = true;
+      status.className = 'form-status';
+      status.textContent = 'Sending…';
+      let answer;
+      try {
+        answer = await api.report(clip.id, reason.value);
+      } catch (err) {
+        status.className = 'form-status error';
+        status.textContent = err.message;
+        send.disabled = false;
+        return;
+      }
+      send.disabled = false;
+      if (answer.status === 201) {
+        status.className = 'form-status ok';
+        status.textContent = 'Thank you: your report was sent. An operator will look at this clip.';
+        reason.value = '';
+        send.disabled = true; // one report per visit is enough
+      } else if (answer.status === 429) {
+        status.className = 'form-status error';
+        status.textContent = `You have sent too many reports for now. Please try again ${api.waitText(answer.retryAfter)}.`;
+      } else if (answer.status === 410) {
+        status.className = 'form-status ok';
+        status.textContent = 'This clip has already been removed from the archive.';
+      } else if (answer.status === 404) {
+        status.className = 'form-status error';
+        status.textContent = 'This clip is no longer in the archive.';
+      } else {
+        status.className = 'form-status error';
+        status.textContent = answer.body?.detail || `The report could not be sent (${answer.status}).`;
+      }
+    },
+  },
+  h('label', { for: reasonId }, 'Why should this clip be removed?'),
+  reason,
+  h('p', { id: `${reasonId}-help`, class: 'help' }, 'For example: not a live performance, wrong date, spam. Up to 500 characters.'),
+  h('div', { class: 'report-actions' }, send,
+    h('button', { type: 'button', class: 'link', onclick: close }, 'Cancel')),
+  status);
+  toggle.addEventListener('click', () => {
+    const open = form.hidden;
+    form.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    if (open) reason.focus();
+  });
+  form.addEventListener('keydown', (event) => { if (event.key === 'Escape') close(); });
+  return h('div', { class: 'report' }, toggle, form);
 }
