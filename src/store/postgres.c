@@ -177,7 +177,10 @@ static bool pg_alive(void *conn)
             return false;
         if (poll(&p, 1, 0) <= 0)
             return true;
-        if (!PQconsumeInput(c->pg))
+        /* A FATAL sent to an idle session (a restart, pg_terminate_backend) lands in libpq's
+         * error message; the EOF behind it may not have arrived yet. */
+        size_t before = strlen(PQerrorMessage(c->pg));
+        if (!PQconsumeInput(c->pg) || strlen(PQerrorMessage(c->pg)) != before)
             return false;
     }
     return PQstatus(c->pg) == CONNECTION_OK;

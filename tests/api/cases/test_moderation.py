@@ -367,7 +367,8 @@ def test_tokens_from_file_and_deploy_check(ctx):
     # check --deploy refuses a short token and names the operator, not the token.
     short = "dave:" + "s3cr3t-but-short-0123456789abcd"  # 31 characters
     env = {"TIMEWARP_ADMIN_TOKENS": short, "SECRET_KEY": "k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae",
-           "ALLOWED_HOSTS": "api.example.com", "DATABASE_URL": "postgres://u:p@db.internal/x", "DEBUG": "false"}
+           "ALLOWED_HOSTS": "api.example.com", "DATABASE_URL": "postgres://u:p@db.internal/x?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+           "DEBUG": "false"}
     p = srv.run("check", "--deploy", env_over=env)
     out = p.stdout + p.stderr
     eq(p.returncode, 1, "`check --deploy` with a 31-character token (output %r)" % out[-400:])

@@ -172,7 +172,7 @@ def test_bad_settings_refused(ctx):
 @test(backends=PG)
 def test_production_defaults(ctx):
     # SPEC.md: production limits contributors to 10 a minute unless configured otherwise.
-    url = ctx.backend.new_db_url()
+    url = ctx.backend.new_db_url(verify=True)  # production verifies the database's certificate
     env = {"TIMEWARP_ENV": "production", "ALLOWED_HOSTS": "api.example.com", "TIMEWARP_DRAIN_SECONDS": "0"}
     srv = ctx.server(env=env, db_url=url)
     api = ctx.client(srv)
