@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -106,15 +107,22 @@ static void run_task(struct worker *w, struct dbio_task *t)
     if (st)
         store_set_deadline(st, t->deadline_us);
     t->run(t, st);
-    if (st) {
-        if (store_is_broken(st))
-            breaker_trip(store_last_error(st));
-        else if (probe || !atomic_load(&reachable))
-            breaker_reset();
+    bool broken = st && store_is_broken(st);
+    if (st && !broken && (probe || !atomic_load(&reachable)))
+        breaker_reset();
+    t->done(t);
+    /* One lost connection is not an outage (a session killed by a password rotation, a
+     * restarted backend): reconnect now, after the answer has gone, and open the breaker
+     * only if that fails too. */
+    if (broken) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", store_last_error(st));
+        store_set_deadline(st, dbio_now_us() + (int64_t)cfg->db_timeout_ms * 1000);
+        if (!store_reconnect(st))
+            breaker_trip(why);
     }
     if (probe)
         atomic_store(&probing, false);
-    t->done(t);
 }
 
 static void *worker_main(void *arg)

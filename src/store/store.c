@@ -145,6 +145,8 @@ enum db_status store_exec(struct store *st, const struct db_stmt *s, const char 
                    DB_MAX_STMTS);
         return DB_ERROR;
     }
+    if (strncmp(s->sql, "SELECT", 6) != 0)
+        st->wrote = true;
     struct counted c = {st, fn, ctx};
     enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn ? count_row : NULL, &c);
     if (rc == DB_OK)
@@ -162,14 +164,18 @@ enum db_status store_script(struct store *st, const char *sql)
 
 enum db_status store_begin_write(struct store *st)
 {
-    enum db_status rc = st->drv->begin_write(st->conn);
-    if (rc == DB_OK)
+    enum db_status rc = st->drv->begin_write(st->conn); /* a BEGIN alone changes nothing */
+    if (rc == DB_OK) {
         st->statements_done++;
+        st->in_transaction = true;
+    }
     return rc;
 }
 
 enum db_status store_end_write(struct store *st, bool commit)
 {
+    if (commit)
+        st->commit_sent = true;
     return st->drv->end_write(st->conn, commit);
 }
 
@@ -183,13 +189,17 @@ static enum store_status to_store_status(enum db_status rc)
     }
 }
 
-/* Runs `op`, and runs it again only when that cannot repeat an effect or a row:
- * - the connection turned out to be unusable before the first statement reached the
- *   database (typically: the database restarted since our last request), or
- * - the database rolled the whole transaction back (a serialization failure or deadlock)
- *   and no row has been handed to the caller yet.
- * A statement that was sent and then lost its answer may have committed: it is never
- * repeated (503 instead). Retries stay within the task's deadline. */
+/* Runs `op`, and runs it again only when that cannot repeat an effect or a row. No row may
+ * have been handed to the caller yet, and one of these holds:
+ * - the connection was unusable before the first statement reached the database
+ *   (typically: the database restarted since our last request);
+ * - the operation only reads;
+ * - it writes inside a transaction whose COMMIT was not sent: the database rolls an
+ *   unfinished transaction back when the connection dies (a killed session, a failover);
+ * - the database rolled the whole transaction back (a serialization failure or deadlock).
+ * A COMMIT, or a write outside a transaction, that was sent and then lost its answer may
+ * have taken effect: it is never repeated (503 instead). Retries stay within the task's
+ * deadline. */
 #define MAX_ATTEMPTS 3
 
 static long long now_us(void)
@@ -209,15 +219,18 @@ static enum store_status with_retry(struct store *st, enum store_status (*op)(st
             return STORE_UNAVAILABLE;
         st->statements_done = 0;
         st->rows_delivered = 0;
+        st->wrote = st->in_transaction = st->commit_sent = false;
         st->last_db_status = DB_OK;
         enum store_status rc = op(st, args);
         enum db_status failure = st->last_db_status;
         if (failure == DB_OK || failure == DB_CONFLICT || failure == DB_ERROR)
             return rc;
-        if (failure == DB_NOT_SENT || failure == DB_UNAVAILABLE)
+        bool lost = failure == DB_NOT_SENT || failure == DB_UNAVAILABLE;
+        if (lost)
             st->broken = true;
-        bool repeatable = st->rows_delivered == 0 &&
-                          ((failure == DB_NOT_SENT && st->statements_done == 0) || failure == DB_RETRY);
+        bool no_effect = (failure == DB_NOT_SENT && st->statements_done == 0) || !st->wrote ||
+                         (st->in_transaction && !st->commit_sent);
+        bool repeatable = st->rows_delivered == 0 && ((lost && no_effect) || failure == DB_RETRY);
         if (!repeatable)
             break;
     }
@@ -242,11 +255,19 @@ static enum store_status op_ping(struct store *st, void *args)
 
 enum store_status store_ping(struct store *st) { return with_retry(st, op_ping, NULL); }
 
+/* In a transaction of its own, though it is one statement: a connection lost before the
+ * COMMIT then provably wrote nothing, so the insert can be retried (see with_retry). */
 static enum store_status op_create_contributor(struct store *st, void *args)
 {
     const struct contributor_rec *c = args;
     const char *p[] = {c->id, c->display_name, c->external_id, c->created_at};
-    return to_store_status(track(st, store_exec(st, &ST_INSERT_CONTRIBUTOR, p, 4, NULL, NULL)));
+    if (track(st, store_begin_write(st)))
+        return to_store_status(st->last_db_status);
+    if (track(st, store_exec(st, &ST_INSERT_CONTRIBUTOR, p, 4, NULL, NULL))) {
+        store_end_write(st, false);
+        return to_store_status(st->last_db_status);
+    }
+    return to_store_status(track(st, store_end_write(st, true)));
 }
 
 enum store_status store_create_contributor(struct store *st, const struct contributor_rec *c)

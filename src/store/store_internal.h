@@ -11,6 +11,9 @@ struct store {
     int statements_done;           /* in the current operation: decides if a retry is safe */
     long rows_delivered;           /* in the current operation: a read that emitted rows is
                                     * never re-run (the caller has rendered them) */
+    bool wrote;                    /* in the current operation: a write statement was sent */
+    bool in_transaction;           /* a write transaction was begun in it... */
+    bool commit_sent;              /* ...and its COMMIT sent: from here an effect is possible */
     enum db_status last_db_status; /* first failure in the current operation */
     long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
 };
