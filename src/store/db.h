@@ -18,10 +18,13 @@ enum db_status {
  * keep it per connection. Every parameter is bound as text (NULL = SQL NULL) and every
  * column is read as text, so both databases produce byte-identical output. */
 struct db_stmt {
-    int id; /* index into the per-connection cache, < DB_MAX_STMTS */
+    int id; /* index into the per-connection cache, < DB_MAX_STMTS (store_exec checks) */
     const char *sql;
 };
-#define DB_MAX_STMTS 32
+/* Statement ids in use: 0..19 the request path (store.c and store files beside it),
+ * 20..29 migrations (migrate.c), 32..63 the offline data commands (src/data/: export,
+ * import, backup), which run on connections of their own. */
+#define DB_MAX_STMTS 64
 
 /* Called once per result row; cols[i] is NULL for SQL NULL. Pointers are valid only
  * during the call. */

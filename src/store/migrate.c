@@ -70,8 +70,17 @@ static bool step(struct store *st, const struct migration *m, bool up, char *err
     return ok;
 }
 
-bool store_migrate(struct store *st, int target, char *err, size_t err_len)
+int store_schema_version(struct store *st)
 {
+    int v = -1;
+    return store_exec(st, &ST_CURRENT_VERSION, NULL, 0, capture_int, &v) == DB_OK ? v : -1;
+}
+
+int store_latest_schema_version(struct store *st) { return latest_version(st->drv->name); }
+
+bool store_migrate(struct store *st, int target, bool force, char *err, size_t err_len)
+{
+    (void)force;
     const char *backend = st->drv->name;
     int latest = latest_version(backend), current = 0;
     if (target < 0)

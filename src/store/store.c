@@ -103,6 +103,13 @@ const char *store_last_error(struct store *st) { return st->drv->last_error(st->
 enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,
                           int nparams, db_row_fn fn, void *ctx)
 {
+    /* The drivers index their statement caches with the id: one out of range is a bug that
+     * would otherwise write past the cache. */
+    if (s->id < 0 || s->id >= DB_MAX_STMTS) {
+        log_eventf(LOG_ERROR, "store: statement id %d out of range (0..%d)", s->id, DB_MAX_STMTS - 1);
+        st->last_db_status = DB_ERROR;
+        return DB_ERROR;
+    }
     enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn, ctx);
     if (rc == DB_OK)
         st->statements_done++;

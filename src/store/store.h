@@ -66,6 +66,11 @@ typedef void (*store_day_fn)(void *ctx, const char *date, const char *count);
 enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
                                  void *ctx);
 
-/* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. */
-bool store_migrate(struct store *st, int target, char *err, size_t err_len);
+/* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. A
+ * step down that would drop data refuses unless `force`, and `err` says what would be lost. */
+bool store_migrate(struct store *st, int target, bool force, char *err, size_t err_len);
+/* The schema version the database records (0 before any migration), -1 if unreadable. */
+int store_schema_version(struct store *st);
+/* The latest migration this binary carries for the store's backend. */
+int store_latest_schema_version(struct store *st);
 #endif
