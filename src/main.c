@@ -140,6 +140,7 @@ static int cmd_data(const struct config *c, const char *cmd, int argc, char **ar
             return 2;
         }
         o.accept_invalid = true; /* the policy for the original's records: see README */
+        o.unit = "django record";
         return data_import_django(c, django, &o);
     }
     return data_import(c, file, &o);
