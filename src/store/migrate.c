@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define NO_TRANSACTION "-- timewarp: no-transaction"
 
@@ -26,7 +27,7 @@ static const struct db_stmt
  * parameters; these come from the embedded migrations (never from input), must be plain
  * identifiers, and each distinct query gets its own statement id for this process. */
 #define COUNT_FIRST_ID 23
-#define COUNT_SLOTS 7 /* ids 23..29 */
+#define COUNT_SLOTS 6 /* ids 23..28; 29 is the session lock */
 static char count_sql[COUNT_SLOTS][160];
 
 static const char create_history[] =
@@ -163,6 +164,43 @@ static bool run_one_by_one(struct store *st, const char *sql)
     return true;
 }
 
+/* PostgreSQL: the whole run holds a session-level form of the migration lock (the same
+ * key as the driver's transaction-level one, so the two exclude each other, and ours
+ * nest). Another run waits for it by polling, outside any transaction: a session that
+ * waited inside one (or inside a blocking pg_advisory_lock call) would hold a snapshot
+ * that CREATE INDEX CONCURRENTLY waits for, and the two would deadlock. */
+#define SESSION_LOCK_KEY "7268406437"
+static const struct db_stmt ST_TRY_LOCK = {29, "SELECT pg_try_advisory_lock(" SESSION_LOCK_KEY ")"};
+
+static void capture_bool(void *ctx, const char *const *cols, int n)
+{
+    *(bool *)ctx = n > 0 && cols[0] && cols[0][0] == 't';
+}
+
+static bool hold_session_lock(struct store *st)
+{
+    if (strcmp(st->drv->name, "postgres") != 0)
+        return true; /* SQLite: BEGIN IMMEDIATE in every step serialises runs */
+    for (int waited = 0; waited < 6000; waited++) { /* 10 minutes */
+        bool got = false;
+        if (store_exec(st, &ST_TRY_LOCK, NULL, 0, capture_bool, &got) != DB_OK)
+            return false;
+        if (got)
+            return true;
+        if (waited == 0)
+            log_eventf(LOG_INFO, "migrate: another migrate is running; waiting for it");
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+static void release_session_lock(struct store *st)
+{
+    if (strcmp(st->drv->name, "postgres") == 0)
+        store_script(st, "SELECT pg_advisory_unlock(" SESSION_LOCK_KEY ")");
+}
+
 /* One locked transaction that checks the version is still `expected`; on true the
  * transaction is open. *moved says someone else migrated meanwhile (nothing to do). */
 static bool begin_locked(struct store *st, int expected, bool *moved)
@@ -195,11 +233,9 @@ static bool step(struct store *st, const struct migration *m, bool up, char *err
     }
     const char *record[] = {version, m->name, now}, *forget[] = {version};
     bool ok = true;
-    if (outside) { /* the statement runs alone, then the history is updated under the lock */
+    if (outside) { /* the statements run alone, then the history is updated under the lock */
         store_end_write(st, true);
-        ok = run_one_by_one(st, sql) && begin_locked(st, before, &moved);
-        if (moved)
-            return true;
+        ok = run_one_by_one(st, sql) && begin_locked(st, before, &moved) && !moved;
     } else {
         ok = store_script(st, sql) == DB_OK;
     }
@@ -223,7 +259,20 @@ int store_schema_version(struct store *st)
 
 int store_latest_schema_version(struct store *st) { return latest_version(st->drv->name); }
 
+static bool migrate_locked(struct store *st, int target, bool force, char *err, size_t err_len);
+
 bool store_migrate(struct store *st, int target, bool force, char *err, size_t err_len)
+{
+    if (!hold_session_lock(st)) {
+        snprintf(err, err_len, "cannot take the migration lock: %s", store_last_error(st));
+        return false;
+    }
+    bool ok = migrate_locked(st, target, force, err, err_len);
+    release_session_lock(st);
+    return ok;
+}
+
+static bool migrate_locked(struct store *st, int target, bool force, char *err, size_t err_len)
 {
     const char *backend = st->drv->name;
     int latest = latest_version(backend), current = 0;
