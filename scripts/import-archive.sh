@@ -81,17 +81,17 @@ import_main() {
   need aws jq docker
   load_outputs "$stage"
 
-  local repo base one_off ctx revision records
+  local repo base one_off revision records
   repo=$(repository_uri)
   if [[ -n $TAG ]]; then base="$repo:$TAG"; else base=$(image_of "$OUT_MigrateTaskFamily" "$OUT_ContainerName"); fi
   one_off="${base%%:*}:${base##*:}-import-$(date -u +%Y%m%d%H%M%S)"
-  ctx=$(mktemp -d)
-  trap 'rm -rf "$ctx"' EXIT
-  cp "$file" "$ctx/archive.jsonl"
-  printf 'FROM %s\nCOPY --chown=10001:10001 archive.jsonl /import/archive.jsonl\n' "$base" >"$ctx/Dockerfile"
+  IMPORT_CTX=$(mktemp -d) # global: the EXIT trap runs after this function has returned
+  trap 'rm -rf "$IMPORT_CTX"' EXIT
+  cp "$file" "$IMPORT_CTX/archive.jsonl"
+  printf 'FROM %s\nCOPY --chown=10001:10001 archive.jsonl /import/archive.jsonl\n' "$base" >"$IMPORT_CTX/Dockerfile"
   aws_ ecr get-login-password | docker login --username AWS --password-stdin "${repo%%/*}" >/dev/null
   log "building $one_off"
-  docker build --quiet -t "$one_off" "$ctx" >/dev/null
+  docker build --quiet -t "$one_off" "$IMPORT_CTX" >/dev/null
   docker push --quiet "$one_off" >/dev/null
   revision=$(register_revision "$OUT_MigrateTaskFamily" "$OUT_ContainerName" "$one_off")
   log "registered $revision"
