@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -47,6 +48,42 @@ def run_step(binary, args, url, cwd, stdout=None):
             "message": r["err"].strip().splitlines()[-1] if r["err"].strip() else ""}
 
 
+def backup_under_load(procs, binary, url, wd):
+    """`timewarp backup` of the imported archive while 2 clients POST submissions."""
+    srv = bl.Server(procs, binary, url, wd, "timewarp").start()
+    stop = threading.Event()
+    acked = [0]
+    threads = []
+    try:
+        ctr = bl.Client(srv.port).json("POST", "/contributors", {}, expect=(201,))["id"]
+
+        def load(k):
+            c = bl.Client(srv.port)
+            n = 0
+            while not stop.is_set():
+                n += 1
+                status, _ = c.request("POST", "/submissions", {
+                    "contributor_id": ctr, "raw_youtube_input": "L%d%09d" % (k, n),
+                    "raw_date_input": "2004-04-04"})
+                if status == 201:
+                    acked[0] += 1
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        before = acked[0]
+        r = run_step(binary, ["backup", os.path.join(wd, "backup.sqlite3")], url, wd)
+        r["writes_during"] = acked[0] - before
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        srv.stop()
+    os.remove(os.path.join(wd, "backup.sqlite3"))
+    return r
+
+
 def main():
     tmp, binary = bl.start_run("data_scale.py", "bench/scale.sh")
     if tmp is None:
@@ -62,6 +99,7 @@ def main():
                         "commit": bl.git_describe(), "machine": bl.machine(), "clips": CLIPS, "records": records,
                         "file_bytes": size, "loadavg_start": bl.loadavg()}, "runs": {}}
     pg = None
+    procs = bl.Procs(tmp)
     try:
         pg = bl.PgCluster(tmp).setup()
         results["meta"]["postgres_version"] = pg.version()
@@ -80,6 +118,11 @@ def main():
             out = os.path.join(wd, "export.jsonl")
             run["export"] = run_step(binary, ["export", out], url, wd)
             run["export_identical"] = subprocess.run(["cmp", "-s", archive, out]).returncode == 0
+            if db == "sqlite":
+                bl.log("[data sqlite] backup while the server takes writes ...")
+                run["backup"] = backup_under_load(procs, binary, url, wd)
+                bl.log("[data sqlite] backup %.1f s, %d writes acknowledged meanwhile, peak RSS %.1f MB" % (
+                    run["backup"]["seconds"], run["backup"]["writes_during"], run["backup"]["peak_rss_mb"]))
             for step in ("import", "import_again", "export"):
                 r = run[step]
                 r["records_per_s"] = round(records / r["seconds"]) if r["seconds"] else None
@@ -92,6 +135,7 @@ def main():
         print("bench-scale (data): ABORTED: %s" % e, file=sys.stderr)
         return 2
     finally:
+        procs.close()
         if pg:
             pg.destroy()
     results["meta"]["loadavg_end"] = bl.loadavg()
@@ -120,6 +164,10 @@ def main():
         for step in ("import", "import_again", "export"):
             r = run[step]
             md.append("| %s | %s | %.1f | %s | %.1f |" % (db, step, r["seconds"], r["records_per_s"], r["peak_rss_mb"]))
+        if "backup" in run:
+            b = run["backup"]
+            md.append("| %s | backup under load (%d writes meanwhile) | %.1f | | %.1f |" % (
+                db, b["writes_during"], b["seconds"], b["peak_rss_mb"]))
     md += ["", "| db | check | value | limit | verdict |", "|---|---|---|---|---|"]
     for c in checks:
         md.append("| %s | %s | %s %s | %s %s | %s |" % (c["db"], c["check"], c["value"], c["unit"], c["limit"],
