@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH_ROWS 500
+#define BATCH_ROWS 5000
 #define BATCH_BYTES (4u << 20)
 #define MAX_TYPES 16
 #define QUEUE_SLOTS 2
