@@ -3,8 +3,10 @@
  *   timewarp migrate [--to N]   apply pending migrations, or roll back to version N
  *   timewarp check [--deploy]   validate the configuration and list every problem
  *   timewarp healthcheck        probe the local server's /health/live (exit 0 when it serves)
+ *   timewarp export | import | backup   the archive's data (src/data/, README.md)
  * Configuration comes from the environment only (see README.md). */
 #include "config.h"
+#include "data/data.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -26,8 +28,22 @@
 #endif
 
 static const char usage[] =
-    "usage: timewarp serve | migrate [--to N] | check [--deploy] | healthcheck | version\n"
-    "Configuration is read from the environment; see README.md.\n";
+    "usage: timewarp COMMAND\n"
+    "  serve                          serve the API on HOST:PORT\n"
+    "  migrate [--to N] [--force]     apply pending migrations, or go back to version N;\n"
+    "                                 a step back that would drop data needs --force\n"
+    "  check [--deploy]               validate the configuration, listing every problem\n"
+    "  healthcheck                    probe the local server's /health/ (exit 0 when healthy)\n"
+    "  export [--progress] [FILE]     write the whole archive as JSON Lines (FILE or -: stdout),\n"
+    "                                 one consistent snapshot, also while the server serves\n"
+    "  import [--progress] [--accept-invalid] [FILE]\n"
+    "                                 read an export (FILE or -: stdin) in one transaction:\n"
+    "                                 all or nothing; records already present are skipped\n"
+    "  import --django URL            import the Django original's database (a SQLite file,\n"
+    "                                 sqlite:///PATH or postgres://...)\n"
+    "  backup FILE                    online copy of a SQLite archive, integrity-checked\n"
+    "  version                        print the version\n"
+    "Configuration is read from the environment (DATABASE_URL, ...); see README.md.\n";
 
 static const char *env_lookup(const char *name, void *ctx)
 {
@@ -80,25 +96,30 @@ static int cmd_check(bool deploy)
 static int cmd_migrate(const struct config *c, int argc, char **argv)
 {
     int target = -1;
-    if (argc == 4 && strcmp(argv[2], "--to") == 0) {
-        char *end;
-        long v = strtol(argv[3], &end, 10);
-        if (*end || end == argv[3] || v < 0 || v > 100000) {
-            fprintf(stderr, "migrate: --to needs a version number (0 = empty schema)\n");
+    bool force = false;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0) {
+            force = true;
+        } else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || v < 0 || v > 100000) {
+                fprintf(stderr, "migrate: --to needs a version number (0 = empty schema)\n");
+                return 2;
+            }
+            target = (int)v;
+        } else {
+            fputs(usage, stderr);
             return 2;
         }
-        target = (int)v;
-    } else if (argc != 2) {
-        fputs(usage, stderr);
-        return 2;
     }
-    char err[1024];
+    char err[2048];
     struct store *st = store_open(c, err, sizeof err);
     if (!st) {
         log_eventf(LOG_ERROR, "migrate: %s", err);
         return 1;
     }
-    bool ok = store_migrate(st, target, err, sizeof err);
+    bool ok = store_migrate(st, target, force, err, sizeof err);
     if (ok && c->db_service_role[0]) {
         ok = store_grant_service_role(st, c->db_service_role, c->db_service_password, err, sizeof err);
         if (ok)
@@ -133,6 +154,48 @@ static bool database_certificate_ok(const struct config *c)
                "(sslmode=%s, sslrootcert=%s): %s", c->pg_sslmode,
                c->pg_sslrootcert[0] ? c->pg_sslrootcert : "(not set: libpq's ~/.postgresql/root.crt)", err);
     return false;
+}
+
+/* export / import / backup: [--progress] [--accept-invalid] [--django URL] [FILE]. */
+static int cmd_data(const struct config *c, const char *cmd, int argc, char **argv)
+{
+    struct data_options o = {0};
+    const char *file = NULL, *django = NULL;
+    bool is_import = strcmp(cmd, "import") == 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--progress") == 0 && strcmp(cmd, "backup") != 0)
+            o.progress = true;
+        else if (strcmp(argv[i], "--accept-invalid") == 0 && is_import)
+            o.accept_invalid = true;
+        else if (strcmp(argv[i], "--django") == 0 && is_import && i + 1 < argc)
+            django = argv[++i];
+        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && !file)
+            file = argv[i];
+        else {
+            fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[i]);
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "export") == 0)
+        return data_export(c, file, &o);
+    if (strcmp(cmd, "backup") == 0) {
+        if (!file || strcmp(file, "-") == 0) {
+            fprintf(stderr, "backup: give the FILE to write\n");
+            return 2;
+        }
+        return data_backup(c, file);
+    }
+    if (django) {
+        if (file) {
+            fprintf(stderr, "import: --django reads a database, not a FILE\n");
+            return 2;
+        }
+        o.accept_invalid = true; /* the policy for the original's records: see README */
+        o.unit = "django record";
+        return data_import_django(c, django, &o);
+    }
+    return data_import(c, file, &o);
 }
 
 /* A tiny HTTP client, so container images need no curl for their health check. */
@@ -212,6 +275,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(&c, argc, argv);
+    if (strcmp(cmd, "export") == 0 || strcmp(cmd, "import") == 0 || strcmp(cmd, "backup") == 0)
+        return cmd_data(&c, cmd, argc, argv);
     if (strcmp(cmd, "serve") == 0 && argc == 2) {
         char err[512];
         if (!config_ensure_secret_key(&c, err, sizeof err)) {

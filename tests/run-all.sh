@@ -11,6 +11,7 @@ suites=(
   "fuzz|bash tests/fuzz/run.sh"
   "api|bash tests/api/run.sh"
   "attack|bash tests/attack/run.sh"
+  "data|bash tests/data/run.sh"
 )
 # Suites added by later work are listed only when present in this checkout.
 [ -x tests/container/run.sh ] && suites+=("container|bash tests/container/run.sh")

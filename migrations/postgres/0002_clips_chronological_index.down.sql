@@ -1,1 +1,2 @@
-DROP INDEX clips_chronological;
+-- timewarp: no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS clips_chronological;

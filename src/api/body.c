@@ -56,32 +56,37 @@ static const struct field_spec *find_spec(const struct field_spec *specs, size_t
     return NULL;
 }
 
-/* Checks one present field; returns false with `res` filled on a violation. */
-static bool check_field(const struct field_spec *f, json_t *v, struct response *res)
+bool body_field_valid(const struct field_spec *f, json_t *v, char *msg, size_t msg_len)
 {
-    char msg[160];
     if (json_is_null(v) && f->kind == FIELD_STRING_OR_NULL)
         return true;
     if (!json_is_string(v)) {
-        snprintf(msg, sizeof msg, "Field '%s' must be a string%s.", f->name,
+        snprintf(msg, msg_len, "Field '%s' must be a string%s.", f->name,
                  f->kind == FIELD_STRING_OR_NULL ? " or null" : "");
-        api_error(res, 400, "VALIDATION_ERROR", msg, f->name);
         return false;
     }
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     if (f->max_codepoints && text_codepoints(s, len) > f->max_codepoints) {
-        snprintf(msg, sizeof msg, "Field '%s' must be at most %zu characters.", f->name,
+        snprintf(msg, msg_len, "Field '%s' must be at most %zu characters.", f->name,
                  f->max_codepoints);
-        api_error(res, 400, "VALIDATION_ERROR", msg, f->name);
         return false;
     }
     if (f->not_blank && all_whitespace(s, len)) {
-        snprintf(msg, sizeof msg, "Field '%s' must not be blank.", f->name);
-        api_error(res, 400, "VALIDATION_ERROR", msg, f->name);
+        snprintf(msg, msg_len, "Field '%s' must not be blank.", f->name);
         return false;
     }
     return true;
+}
+
+/* Checks one present field; returns false with `res` filled on a violation. */
+static bool check_field(const struct field_spec *f, json_t *v, struct response *res)
+{
+    char msg[160];
+    if (body_field_valid(f, v, msg, sizeof msg))
+        return true;
+    api_error(res, 400, "VALIDATION_ERROR", msg, f->name);
+    return false;
 }
 
 json_t *body_parse(const char *content_type, const char *body, size_t len,

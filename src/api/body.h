@@ -32,6 +32,9 @@ json_t *body_parse(const char *content_type, const char *body, size_t len,
 
 /* application/json, with or without parameters such as charset. */
 bool body_is_json_content_type(const char *ct);
+/* One field's rules (type, length, blank) on a present value: true when it passes, else
+ * `msg` says why in the words the API uses. The import of an archive applies these too. */
+bool body_field_valid(const struct field_spec *f, json_t *v, char *msg, size_t msg_len);
 
 /* The field as a C string, or NULL if absent or JSON null. */
 const char *body_string(json_t *obj, const char *name);

@@ -25,10 +25,13 @@ enum db_status {
  * keep it per connection. Every parameter is bound as text (NULL = SQL NULL) and every
  * column is read as text, so both databases produce byte-identical output. */
 struct db_stmt {
-    int id; /* index into the per-connection cache, < DB_MAX_STMTS */
+    int id; /* index into the per-connection cache, < DB_MAX_STMTS (store_exec checks) */
     const char *sql;
 };
-#define DB_MAX_STMTS 64 /* store.c 0-19, migrate.c 20-22, moderation.c 32-63 */
+/* Statement ids in use: 0..19 the request path (store.c), 20..29 migrations (migrate.c),
+ * 31 the service role's grants (grants.c), 32..63 moderation (moderation.c), 64..95 the
+ * offline data commands (src/data/), which run on connections of their own. */
+#define DB_MAX_STMTS 96
 
 /* Called once per result row; cols[i] is NULL for SQL NULL. Pointers are valid only
  * during the call. */

@@ -339,5 +339,6 @@ const struct db_driver db_postgres_driver = {
     .last_error = pg_last_error,
     .begin_write = pg_begin_write,
     .end_write = pg_end_write,
-    .migration_lock_sql = "LOCK TABLE schema_migrations IN EXCLUSIVE MODE",
+    /* An advisory lock rather than a table lock: it exists before schema_migrations does. */
+    .migration_lock_sql = "SELECT pg_advisory_xact_lock(7268406437)",
 };

@@ -143,6 +143,7 @@ enum db_status store_exec(struct store *st, const struct db_stmt *s, const char 
     if (s->id < 0 || s->id >= DB_MAX_STMTS) { /* a programming error, caught by any test */
         log_eventf(LOG_ERROR, "statement id %d is outside the cache (DB_MAX_STMTS %d)", s->id,
                    DB_MAX_STMTS);
+        st->last_db_status = DB_ERROR;
         return DB_ERROR;
     }
     if (strncmp(s->sql, "SELECT", 6) != 0)

@@ -116,6 +116,11 @@ enum store_status store_dismiss_report(struct store *st, const struct action_rec
 enum store_status store_list_actions(struct store *st, const char *after_id, int limit,
                                      store_action_fn fn, void *ctx);
 
-/* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. */
-bool store_migrate(struct store *st, int target, char *err, size_t err_len);
+/* Migrations: brings the schema to `target` (-1 = latest), printing progress to stderr. A
+ * step down that would drop data refuses unless `force`, and `err` says what would be lost. */
+bool store_migrate(struct store *st, int target, bool force, char *err, size_t err_len);
+/* The schema version the database records (0 before any migration), -1 if unreadable. */
+int store_schema_version(struct store *st);
+/* The latest migration this binary carries for the store's backend. */
+int store_latest_schema_version(struct store *st);
 #endif

@@ -1,0 +1,319 @@
+/* The record table: what an archive file holds, the API rules each record must meet, and
+ * the SQL that moves it. SQLite and PostgreSQL differ here in two places only, so the SQL is
+ * written once with two macros: how a batch (one JSON array parameter) becomes rows, and
+ * how text becomes a date.
+ *
+ * Statement ids (db.h reserves 64..95 for src/data): 64..81 here, 82..87 django.c,
+ * 88..91 backup.c; a new kind takes the next free ids (92..95, or raise DB_MAX_STMTS). */
+#include "data/records.h"
+#include "api/body.h"
+#include "api/api.h"
+#include "domain/date.h"
+#include "domain/timestamp.h"
+#include "domain/youtube.h"
+#include "store/store_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- dialect pieces ------------------------------------------------------------------------ */
+
+#define BATCH_SQLITE "json_each(?) AS b"
+#define BATCH_PG "jsonb_array_elements(CAST(? AS jsonb)) AS b(value)"
+#define DATE_SQLITE(x) x
+#define DATE_PG(x) "CAST(" x " AS date)"
+#define V(n) "b.value->>" #n
+#define LINE "CAST(b.value->>0 AS bigint)"
+/* Both dialects of one statement, from a macro taking (BATCH, DATE). */
+#define BOTH(id, M) {{id, M(BATCH_SQLITE, DATE_SQLITE)}, {id, M(BATCH_PG, DATE_PG)}}
+#define SAME(id, sql) {{id, sql}, {id, sql}}
+/* "WHERE true" lets SQLite tell ON CONFLICT from a join's ON after INSERT … SELECT. */
+#define NEW_ONLY " WHERE true ORDER BY " LINE " ON CONFLICT DO NOTHING RETURNING 1"
+
+enum dialect store_dialect(struct store *st)
+{
+    return strcmp(st->drv->name, "postgres") == 0 ? DIALECT_POSTGRES : DIALECT_SQLITE;
+}
+
+/* ---- the API's rules ------------------------------------------------------------------------- */
+
+static const struct field_spec *spec(const struct field_spec *specs, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(specs[i].name, name) == 0)
+            return &specs[i];
+    return NULL;
+}
+#define SUBMISSION_SPEC(name) spec(submission_fields, SUBMISSION_FIELD_COUNT, name)
+#define CONTRIBUTOR_SPEC(name) spec(contributor_fields, CONTRIBUTOR_FIELD_COUNT, name)
+
+static const char *str(json_t *rec, const char *key) { return json_string_value(json_object_get(rec, key)); }
+
+/* Public ids and timestamps are the shape the API writes, or the record is not one of ours. */
+static enum verdict need_id(json_t *rec, const char *key, const char *prefix, bool nullable,
+                            char *why, size_t n)
+{
+    const char *v = str(rec, key);
+    if ((!v && nullable && json_is_null(json_object_get(rec, key))) || api_is_public_id(prefix, v))
+        return RECORD_OK;
+    snprintf(why, n, "'%s' must be %s id (%s + 32 lowercase hex digits)%s", key, prefix, prefix,
+             nullable ? " or null" : "");
+    return RECORD_BROKEN;
+}
+
+static enum verdict need_timestamp(json_t *rec, const char *key, char *why, size_t n)
+{
+    if (timestamp_valid(str(rec, key)))
+        return RECORD_OK;
+    snprintf(why, n, "'%s' must be a UTC timestamp like 2026-11-25T21:38:48.123456Z", key);
+    return RECORD_BROKEN;
+}
+
+static enum verdict need_field(json_t *rec, const struct field_spec *f, char *why, size_t n)
+{
+    return body_field_valid(f, json_object_get(rec, f->name), why, n) ? RECORD_OK : RECORD_REFUSED;
+}
+
+/* The performance-date rule, with the record's own creation day as "today". */
+static bool date_rule(const char *input, const char *created_at, char out[DATE_LEN + 1],
+                      const char **reason)
+{
+    date_key today = 0;
+    date_parse_iso(created_at, 10, &today);
+    return date_performance(input, strlen(input), today, out, reason);
+}
+
+#define CHECK(call)                                                                              \
+    do {                                                                                         \
+        enum verdict v_ = (call);                                                                \
+        if (v_ != RECORD_OK)                                                                     \
+            return v_;                                                                           \
+    } while (0)
+
+static enum verdict validate_contributor(json_t *rec, char *why, size_t n)
+{
+    CHECK(need_id(rec, "id", "ctr_", false, why, n));
+    CHECK(need_timestamp(rec, "created_at", why, n));
+    CHECK(need_field(rec, CONTRIBUTOR_SPEC("display_name"), why, n));
+    return need_field(rec, CONTRIBUTOR_SPEC("external_id"), why, n);
+}
+
+static enum verdict validate_submission(json_t *rec, char *why, size_t n)
+{
+    CHECK(need_id(rec, "id", "sub_", false, why, n));
+    CHECK(need_id(rec, "contributor_id", "ctr_", false, why, n));
+    CHECK(need_id(rec, "clip_id", "clp_", true, why, n));
+    CHECK(need_timestamp(rec, "submitted_at", why, n));
+    const char *status = str(rec, "status"), *error = str(rec, "validation_error");
+    bool accepted = status && strcmp(status, "accepted") == 0;
+    if (!accepted && !(status && strcmp(status, "rejected") == 0)) {
+        snprintf(why, n, "'status' must be \"accepted\" or \"rejected\"");
+        return RECORD_BROKEN;
+    }
+    if (accepted != (str(rec, "clip_id") != NULL) || accepted == (error != NULL)) {
+        snprintf(why, n, "an accepted submission has a clip_id and no validation_error; a "
+                         "rejected one has a validation_error and no clip_id");
+        return RECORD_BROKEN;
+    }
+    for (int i = 1; i < SUBMISSION_FIELD_COUNT; i++) /* [0], contributor_id, is checked above */
+        CHECK(need_field(rec, &submission_fields[i], why, n));
+    if (accepted) {
+        const char *reason = NULL, *yt = str(rec, "raw_youtube_input");
+        char video[YOUTUBE_ID_LEN + 1], date[DATE_LEN + 1];
+        if (!youtube_video_id(yt, strlen(yt), video, &reason) ||
+            !date_rule(str(rec, "raw_date_input"), str(rec, "submitted_at"), date, &reason)) {
+            snprintf(why, n, "accepted, but the API would reject its input: %s", reason);
+            return RECORD_REFUSED;
+        }
+    }
+    return RECORD_OK;
+}
+
+static enum verdict validate_clip(json_t *rec, char *why, size_t n)
+{
+    CHECK(need_id(rec, "id", "clp_", false, why, n));
+    CHECK(need_id(rec, "created_by_contributor_id", "ctr_", false, why, n));
+    CHECK(need_id(rec, "added_via_submission_id", "sub_", false, why, n));
+    CHECK(need_timestamp(rec, "created_at", why, n));
+    const char *video = str(rec, "youtube_video_id"), *date = str(rec, "performance_date"),
+               *reason = NULL;
+    char id[YOUTUBE_ID_LEN + 1], canonical[DATE_LEN + 1];
+    date_key d;
+    if (!video || strlen(video) != YOUTUBE_ID_LEN || !youtube_video_id(video, YOUTUBE_ID_LEN, id, &reason)) {
+        snprintf(why, n, "'youtube_video_id' must be an 11-character YouTube video id");
+        return RECORD_BROKEN;
+    }
+    if (!date || strlen(date) != DATE_LEN || !date_parse_iso(date, DATE_LEN, &d)) {
+        snprintf(why, n, "'performance_date' must be a date YYYY-MM-DD");
+        return RECORD_BROKEN;
+    }
+    if (!json_is_string(json_object_get(rec, "title"))) {
+        snprintf(why, n, "'title' must be a string (\"\" when there is none)");
+        return RECORD_BROKEN;
+    }
+    CHECK(need_field(rec, SUBMISSION_SPEC("title"), why, n));
+    CHECK(need_field(rec, SUBMISSION_SPEC("notes"), why, n));
+    if (!date_rule(date, str(rec, "created_at"), canonical, &reason)) {
+        snprintf(why, n, "the API would refuse its performance date %s: %s", date, reason);
+        return RECORD_REFUSED;
+    }
+    return RECORD_OK;
+}
+
+/* ---- what the clip's own unique key says ---------------------------------------------------- */
+
+static const struct db_stmt st_clip_same_key[2] = SAME(78,
+    "SELECT public_id FROM clips WHERE youtube_video_id = ? AND performance_date = ?");
+
+struct text_capture {
+    char value[64];
+    bool found;
+};
+
+static void capture_text(void *ctx, const char *const *cols, int ncols)
+{
+    struct text_capture *t = ctx;
+    if (!t->found && ncols > 0 && cols[0]) {
+        snprintf(t->value, sizeof t->value, "%s", cols[0]);
+        t->found = true;
+    }
+}
+
+/* row = [line, id, video, date, title, notes, created_at, contributor, submission] */
+static bool explain_clip(struct store *st, enum dialect d, json_t *row, char *why, size_t n)
+{
+    const char *p[] = {json_string_value(json_array_get(row, 2)), json_string_value(json_array_get(row, 3))};
+    struct text_capture other = {0};
+    if (store_exec(st, &st_clip_same_key[d], p, 2, capture_text, &other) == DB_OK && other.found &&
+        strcmp(other.value, json_string_value(json_array_get(row, 1))) != 0) {
+        snprintf(why, n, "video %s on %s is already in the archive as clip %s", p[0], p[1], other.value);
+        return true;
+    }
+    snprintf(why, n, "its submission %s is not an accepted submission of contributor %s, or "
+                     "already has another clip",
+             json_string_value(json_array_get(row, 8)), json_string_value(json_array_get(row, 7)));
+    return true;
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+#define CONTRIBUTOR_COLS "t.id, t.public_id, t.display_name, t.external_id, t.created_at FROM contributors t "
+#define CONTRIBUTOR_INSERT(BATCH, DATE)                                                          \
+    "INSERT INTO contributors (public_id, display_name, external_id, created_at) SELECT "       \
+    V(1) ", " V(2) ", " V(3) ", " V(4) " FROM " BATCH NEW_ONLY
+#define CONTRIBUTOR_VERIFY(BATCH, DATE)                                                          \
+    "SELECT " LINE " FROM " BATCH " LEFT JOIN contributors t ON t.public_id = " V(1)             \
+    " WHERE t.id IS NULL OR t.display_name IS DISTINCT FROM " V(2)                               \
+    " OR t.external_id IS DISTINCT FROM " V(3) " OR t.created_at IS DISTINCT FROM " V(4)         \
+    " ORDER BY 1 LIMIT 1"
+
+#define SUBMISSION_COLS                                                                          \
+    "t.id, t.public_id, c.public_id, cl.public_id, t.status, t.validation_error, "               \
+    "t.raw_youtube_input, t.raw_date_input, t.title, t.notes, t.submitted_at FROM submissions t " \
+    "JOIN contributors c ON c.id = t.contributor_id LEFT JOIN clips cl ON cl.id = t.clip_id "
+/* clip_id stays NULL until the clip arrives (the clip's `after` links it); what each record
+ * claimed is kept in import_claims and compared at the end. */
+#define SUBMISSION_INSERT(BATCH, DATE)                                                           \
+    "INSERT INTO submissions (public_id, contributor_id, status, validation_error, "            \
+    "raw_youtube_input, raw_date_input, title, notes, submitted_at) SELECT " V(1) ", c.id, "     \
+    V(4) ", " V(5) ", " V(6) ", " V(7) ", " V(8) ", " V(9) ", " V(10) " FROM " BATCH            \
+    " JOIN contributors c ON c.public_id = " V(2) NEW_ONLY
+#define SUBMISSION_CLAIMS(BATCH, DATE)                                                           \
+    "INSERT INTO import_claims (line, submission, clip) SELECT " LINE ", " V(1) ", " V(3)        \
+    " FROM " BATCH " WHERE " V(3) " IS NOT NULL"
+#define SUBMISSION_VERIFY(BATCH, DATE)                                                           \
+    "SELECT " LINE " FROM " BATCH " LEFT JOIN submissions t ON t.public_id = " V(1)              \
+    " LEFT JOIN contributors c ON c.id = t.contributor_id WHERE t.id IS NULL"                    \
+    " OR c.public_id IS DISTINCT FROM " V(2) " OR t.status IS DISTINCT FROM " V(4)               \
+    " OR t.validation_error IS DISTINCT FROM " V(5)                                              \
+    " OR t.raw_youtube_input IS DISTINCT FROM " V(6)                                             \
+    " OR t.raw_date_input IS DISTINCT FROM " V(7) " OR t.title IS DISTINCT FROM " V(8)           \
+    " OR t.notes IS DISTINCT FROM " V(9) " OR t.submitted_at IS DISTINCT FROM " V(10)            \
+    " ORDER BY 1 LIMIT 1"
+
+#define CLIP_COLS                                                                                \
+    "t.id, t.public_id, t.youtube_video_id, t.performance_date, t.title, t.notes, t.created_at, " \
+    "c.public_id, s.public_id FROM clips t JOIN contributors c ON c.id = t.created_by_contributor_id " \
+    "JOIN submissions s ON s.id = t.added_via_submission_id "
+#define CLIP_INSERT(BATCH, DATE)                                                                 \
+    "INSERT INTO clips (public_id, youtube_video_id, performance_date, title, notes, created_at, " \
+    "created_by_contributor_id, added_via_submission_id) SELECT " V(1) ", " V(2) ", "            \
+    DATE(V(3)) ", " V(4) ", " V(5) ", " V(6) ", c.id, s.id FROM " BATCH                          \
+    " JOIN contributors c ON c.public_id = " V(7) " JOIN submissions s ON s.public_id = " V(8)   \
+    " AND s.status = 'accepted' AND s.contributor_id = c.id AND s.clip_id IS NULL" NEW_ONLY
+#define CLIP_VERIFY(BATCH, DATE)                                                                 \
+    "SELECT " LINE " FROM " BATCH " LEFT JOIN clips t ON t.public_id = " V(1)                    \
+    " LEFT JOIN contributors c ON c.id = t.created_by_contributor_id"                            \
+    " LEFT JOIN submissions s ON s.id = t.added_via_submission_id WHERE t.id IS NULL"            \
+    " OR t.youtube_video_id IS DISTINCT FROM " V(2)                                              \
+    " OR t.performance_date IS DISTINCT FROM " DATE(V(3)) " OR t.title IS DISTINCT FROM " V(4)   \
+    " OR t.notes IS DISTINCT FROM " V(5) " OR t.created_at IS DISTINCT FROM " V(6)               \
+    " OR c.public_id IS DISTINCT FROM " V(7) " OR s.public_id IS DISTINCT FROM " V(8)            \
+    " ORDER BY 1 LIMIT 1"
+
+#define PAGE(id, cols) SAME(id, "SELECT " cols "WHERE t.id > ? ORDER BY t.id LIMIT ?")
+#define GET(id, cols) SAME(id, "SELECT " cols "WHERE t.public_id = ?")
+
+const struct record_type record_types[] = {
+    {.type = "contributor", .table = "contributors", .nfields = 4,
+     .fields = {{"id", NULL}, {"display_name", NULL}, {"external_id", NULL}, {"created_at", NULL}},
+     .page = PAGE(64, CONTRIBUTOR_COLS), .get = GET(65, CONTRIBUTOR_COLS),
+     .insert = BOTH(66, CONTRIBUTOR_INSERT), .verify = BOTH(67, CONTRIBUTOR_VERIFY),
+     .validate = validate_contributor},
+    {.type = "submission", .table = "submissions", .nfields = 10,
+     .fields = {{"id", NULL}, {"contributor_id", "contributor"}, {"clip_id", NULL},
+                {"status", NULL}, {"validation_error", NULL}, {"raw_youtube_input", NULL},
+                {"raw_date_input", NULL}, {"title", NULL}, {"notes", NULL}, {"submitted_at", NULL}},
+     .page = PAGE(68, SUBMISSION_COLS), .get = GET(69, SUBMISSION_COLS),
+     .insert = BOTH(70, SUBMISSION_INSERT), .after = BOTH(71, SUBMISSION_CLAIMS),
+     .verify = BOTH(72, SUBMISSION_VERIFY), .validate = validate_submission},
+    {.type = "clip", .table = "clips", .nfields = 8,
+     .fields = {{"id", NULL}, {"youtube_video_id", NULL}, {"performance_date", NULL},
+                {"title", NULL}, {"notes", NULL}, {"created_at", NULL},
+                {"created_by_contributor_id", "contributor"}, {"added_via_submission_id", "submission"}},
+     .page = PAGE(73, CLIP_COLS), .get = GET(74, CLIP_COLS), .insert = BOTH(75, CLIP_INSERT),
+     .verify = BOTH(77, CLIP_VERIFY), .validate = validate_clip,
+     .explain = explain_clip},
+    {.type = NULL},
+};
+
+const struct record_type *record_type_named(const char *type)
+{
+    for (const struct record_type *t = record_types; type && t->type; t++)
+        if (strcmp(t->type, type) == 0)
+            return t;
+    return NULL;
+}
+
+const struct db_stmt st_table_exists[2] = {
+    {79, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"},
+    {79, "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+         "AND table_name = ?"},
+};
+
+const char import_setup_sql[] =
+    "CREATE TEMP TABLE import_claims (line bigint NOT NULL, submission text NOT NULL, "
+    "clip text NOT NULL)";
+
+/* Once every record is in: each accepted submission of the file gets the clip it named,
+ * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest). */
+const struct db_stmt st_link_claims[2] = SAME(76,
+    "UPDATE submissions SET clip_id = cl.id FROM import_claims l, clips cl "
+    "WHERE submissions.public_id = l.submission AND cl.public_id = l.clip "
+    "AND cl.added_via_submission_id = submissions.id AND submissions.clip_id IS NULL");
+
+/* Then the links must be whole: every accepted submission in the file has the clip it
+ * named, and every clip is the clip of the submission it names. */
+const struct db_stmt st_final_checks[][2] = {
+    SAME(80, "SELECT l.line, 'submission ' || l.submission || ' names clip ' || l.clip || "
+             "', but ' || COALESCE('its clip is ' || cl.public_id, 'no clip record names it as "
+             "its added_via_submission_id') FROM import_claims l JOIN submissions s ON "
+             "s.public_id = l.submission LEFT JOIN clips cl ON cl.id = s.clip_id "
+             "WHERE cl.public_id IS DISTINCT FROM l.clip ORDER BY l.line LIMIT 1"),
+    SAME(81, "SELECT NULL, 'clip ' || cl.public_id || ' names submission ' || s.public_id || "
+             "' as its added_via_submission_id, but that submission names ' || "
+             "COALESCE('clip ' || other.public_id, 'no clip') FROM clips cl JOIN submissions s "
+             "ON s.id = cl.added_via_submission_id LEFT JOIN clips other ON other.id = s.clip_id "
+             "WHERE s.clip_id IS DISTINCT FROM cl.id LIMIT 1"),
+};
+const int st_final_check_count = sizeof st_final_checks / sizeof st_final_checks[0];
