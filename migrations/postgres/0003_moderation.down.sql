@@ -1,5 +1,5 @@
-DROP TABLE moderation_actions;
-DROP TABLE reports;
-DROP INDEX clips_chronological;
-CREATE INDEX clips_chronological ON clips (performance_date, created_at, id);
-ALTER TABLE clips DROP COLUMN hidden_at;
+-- timewarp: no-transaction
+DROP TABLE IF EXISTS moderation_actions;
+DROP TABLE IF EXISTS reports;
+DROP INDEX CONCURRENTLY IF EXISTS clips_visible_chronological;
+ALTER TABLE clips DROP COLUMN IF EXISTS hidden_at;

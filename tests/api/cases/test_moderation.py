@@ -391,7 +391,12 @@ def test_migration_0003_down_and_up(ctx):
     status(api.post("/admin/clips/%s/hide" % x["clip_id"], {"reason": "spam"}, headers=auth(ALICE)), 200)
     srv.stop()
     schema3 = b.db_schema(url)
-    srv.migrate("--to", "2")
+    # Reverting drops reports and the audit trail: refused without --force, naming them.
+    p = srv.run("migrate", "--to", "2", env_over=srv.migrate_env)
+    eq(p.returncode, 1, "migrate --to 2 without --force over reports and actions")
+    assert "reports" in p.stderr and "moderation_actions" in p.stderr, "the refusal names what would be lost: " + p.stderr
+    eq(b.db_schema(url), schema3, "schema after the refused down")
+    srv.migrate("--to", "2", "--force")
     counts = b.db_counts(url)
     assert "reports" not in counts and "moderation_actions" not in counts, "tables left after down: %r" % counts
     assert "hidden_at" not in b.db_schema(url), "clips.hidden_at left after down"
