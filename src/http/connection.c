@@ -102,6 +102,8 @@ void conn_close(struct conn *c)
     end_exchange(c, false);
     free(c->out);
     c->out = NULL;
+    free(c->out_body_owned);
+    c->out_body_owned = NULL;
     free(c->in);
     c->in = NULL;
     c->in_len = c->in_cap = 0;
@@ -172,6 +174,8 @@ static void response_sent(struct conn *c)
 {
     free(c->out);
     c->out = NULL;
+    free(c->out_body_owned);
+    c->out_body_owned = NULL;
     c->out_len = c->out_sent = c->out_body_len = 0;
     c->out_body = NULL;
     bool close_now = c->close_after;
@@ -195,26 +199,14 @@ void conn_resume(struct conn *c)
 void conn_send(struct conn *c, char *head, size_t head_len, char *owned_body, const char *borrowed_body,
                size_t body_len, bool close)
 {
-    /* One buffer for head and owned body: a single write for most responses. */
-    if (owned_body) {
-        char *joined = realloc(head, head_len + body_len);
-        if (!joined) {
-            free(head);
-            free(owned_body);
-            conn_close(c);
-            return;
-        }
-        memcpy(joined + head_len, owned_body, body_len);
-        free(owned_body);
-        head = joined;
-        head_len += body_len;
-        body_len = 0;
-    }
+    /* Head and body go out in one sendmsg, never copied into one buffer: a page of clips
+     * can be a megabyte. */
     c->out = head;
     c->out_len = head_len;
     c->out_sent = 0;
-    c->out_body = borrowed_body;
-    c->out_body_len = borrowed_body ? body_len : 0;
+    c->out_body_owned = owned_body;
+    c->out_body = owned_body ? owned_body : borrowed_body;
+    c->out_body_len = c->out_body ? body_len : 0;
     c->close_after = close;
     c->state = CONN_WRITE;
     if (flush_out(c))

@@ -56,9 +56,10 @@ struct conn {
     char *body;               /* the request body (NUL-terminated), budgeted */
     size_t body_len, body_cap;
 
-    char *out;                /* status line and headers, then (unless borrowed) the body */
+    char *out;                /* status line and headers */
     size_t out_len, out_sent;
-    const char *out_body;     /* a body borrowed from static data (the web page) */
+    const char *out_body;     /* the body: borrowed (the web page) or out_body_owned */
+    char *out_body_owned;     /* freed once sent */
     size_t out_body_len;
     bool close_after;
 

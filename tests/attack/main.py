@@ -30,6 +30,7 @@ import cases.test_roles  # noqa: E402,F401
 import cases.test_rotation  # noqa: E402,F401
 import cases.test_limits  # noqa: E402,F401
 import cases.test_db_stall  # noqa: E402,F401
+import cases.test_memory  # noqa: E402,F401
 
 
 def main():

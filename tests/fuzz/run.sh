@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer runs of the pure parsers: tests/fuzz/run.sh [--long] [target ...]
-#   targets: youtube date cursor body (default: all)
+#   targets: youtube date cursor body http (default: all)
 #   default: 30 s per target (what `make test` runs); --long: 10 min per target (`make fuzz`).
 # Each target is built with clang into build/fuzz/ (ASan + UBSan + libFuzzer, the Makefile's
 # warning flags), then fuzzed on a temporary copy of its committed seed corpus
@@ -17,11 +17,11 @@ targets=()
 for arg in "$@"; do
   case "$arg" in
     --long) secs=600 ;;
-    youtube|date|cursor|body) targets+=("$arg") ;;
-    *) echo "usage: $0 [--long] [youtube|date|cursor|body ...]" >&2; echo "0 passed, 1 failed"; exit 2 ;;
+    youtube|date|cursor|body|http) targets+=("$arg") ;;
+    *) echo "usage: $0 [--long] [youtube|date|cursor|body|http ...]" >&2; echo "0 passed, 1 failed"; exit 2 ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(youtube date cursor body)
+[ ${#targets[@]} -eq 0 ] && targets=(youtube date cursor body http)
 # Fuzzing is CPU-bound: run as many targets at once as there are cores (FUZZ_JOBS overrides).
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
@@ -32,13 +32,14 @@ declare -A SOURCES=(
   [youtube]="src/domain/youtube.c src/domain/text.c"
   [date]="src/domain/date.c src/domain/text.c"
   [cursor]="src/domain/cursor.c src/domain/text.c"
+  [http]="src/http/parse.c"
   [body]="src/api/body.c src/api/contributors.c src/api/submissions.c src/api/throttle.c src/limits.c src/config.c src/api/common.c src/api/json_writer.c src/domain/text.c src/domain/date.c src/domain/youtube.c src/log.c src/metrics.c src/store/store.c src/store/sqlite.c src/store/postgres.c"
 )
 declare -A LIBS=(
-  [youtube]="" [date]="" [cursor]="libcrypto" [body]="jansson sqlite3 libpq libcrypto"
+  [youtube]="" [date]="" [http]="" [cursor]="libcrypto" [body]="jansson sqlite3 libpq libcrypto"
 )
 # Longest input tried: bodies need room for nesting and long fields.
-declare -A MAXLEN=([youtube]=4096 [date]=256 [cursor]=512 [body]=16384)
+declare -A MAXLEN=([youtube]=4096 [date]=256 [cursor]=512 [body]=16384 [http]=20000)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/timewarp-fuzz.XXXXXX")
 pids=()
