@@ -47,6 +47,7 @@ import { FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct, IConstruct } from 'constructs';
 import { REPOSITORY_NAME, type StageConfig } from './config';
 import * as T from './timing';
+import { Waf } from './waf';
 
 export interface TimeWarpStackProps extends StackProps {
   readonly config: StageConfig;
@@ -480,6 +481,11 @@ export class TimeWarpStack extends Stack {
       deletionProtection: cfg.deletionProtection && !cfg.firstDeploy,
     });
     this.enableAccessLogs(alb, logBucket, 'alb');
+    // The cluster-wide guard on writes, and AWS's managed rules (lib/waf.ts). Without it (staging,
+    // the small profile) the server's per-task limits are the only rate limits.
+    const waf = cfg.waf
+      ? new Waf(this, 'Waf', { name, loadBalancer: alb, logRetentionDays: cfg.logRetentionDays, logKey, logRemoval })
+      : undefined;
 
     const targetGroupProps: elbv2.ApplicationTargetGroupProps = {
       vpc,
@@ -988,6 +994,10 @@ export class TimeWarpStack extends Stack {
     out('DashboardName', name, 'CloudWatch dashboard of this stage');
     out('MetricsServiceDimension', cfg.serviceName, 'Dimension "Service" of the TimeWarp metrics of this stage');
     out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe on-call addresses here');
+    if (waf) {
+      out('WebAclArn', waf.webAcl.attrArn, 'AWS WAF web ACL on the load balancer');
+      out('WafLogGroupName', waf.logGroup.logGroupName, 'Requests the WAF blocked or counted (Authorization redacted)');
+    }
   }
 
   /*

@@ -12,4 +12,5 @@ import './suites/options';
 import './suites/retry';
 import './suites/rotation';
 import './suites/small';
+import './suites/waf';
 import './suites/nag';

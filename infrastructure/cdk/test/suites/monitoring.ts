@@ -126,7 +126,7 @@ describe('monitoring', () => {
     test(`${stage}: every log group has a retention and the stage key`, () => {
       const key = only(tpl, 'AWS::KMS::Key').id;
       const groups = Object.values(resources(tpl, 'AWS::Logs::LogGroup')).map((g) => g.Properties);
-      assert.equal(groups.length, 4, 'app, VPC flow logs, RDS, the redeploy-on-rotation function');
+      assert.equal(groups.length, prod ? 5 : 4, `app, VPC flow logs, RDS, the redeploy-on-rotation function${prod ? ', the WAF' : ''}`);
       for (const g of groups) {
         assert.equal(g.RetentionInDays, prod ? 90 : 30);
         assert.deepEqual(g.KmsKeyId, { 'Fn::GetAtt': [key, 'Arn'] });
@@ -242,9 +242,10 @@ describe('monitoring: what a first real day needs', () => {
   }
 
   test('the log fields the queries use are the ones the server writes', () => {
-    const server = readFileSync(join(REPO_ROOT, 'src', 'server.c'), 'utf8');
+    // The access log line is written by src/http/access_log.c (the HTTP layer's own file).
+    const server = readFileSync(join(REPO_ROOT, 'src', 'http', 'access_log.c'), 'utf8');
     for (const field of ['msg', 'request_id', 'method', 'path', 'status', 'duration_us']) {
-      assert.ok(server.includes(`\\"${field}\\":`), `src/server.c writes "${field}"`);
+      assert.ok(server.includes(`\\"${field}\\":`), `src/http/access_log.c writes "${field}"`);
     }
   });
 });

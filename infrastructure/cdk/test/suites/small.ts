@@ -24,14 +24,19 @@ describe('small profile', () => {
     small.resourceCountIs('AWS::EC2::EIP', 0);
   });
 
-  test('one task of the smallest Fargate size (256 CPU / 512 MiB), on-demand, in ONE public subnet with a public IP', () => {
+  test('one task of the smallest Fargate size (256 CPU / 512 MiB), on Fargate Spot, in ONE public subnet with a public IP', () => {
     const svc = only(small, 'AWS::ECS::Service').props;
     assert.equal(svc.DesiredCount, 1);
     const net = svc.NetworkConfiguration.AwsvpcConfiguration;
     assert.equal(net.AssignPublicIp, 'ENABLED');
     const [firstPublic] = subnetsOf(small, 'Public');
     assert.deepEqual(net.Subnets, [{ Ref: firstPublic.id }], 'a single AZ');
-    assert.deepEqual(svc.CapacityProviderStrategy, [{ CapacityProvider: 'FARGATE', Weight: 1 }]);
+    // Spot only (no on-demand base): ECS replaces an interrupted task; the cluster has both providers.
+    assert.deepEqual(svc.CapacityProviderStrategy, [{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
+    const providers = only(small, 'AWS::ECS::ClusterCapacityProviderAssociations').props;
+    assert.deepEqual([...providers.CapacityProviders].sort(), ['FARGATE', 'FARGATE_SPOT']);
+    // the deploy still starts the new task before it stops the old one: no gap from a release
+    assert.deepEqual([svc.DeploymentConfiguration.MinimumHealthyPercent, svc.DeploymentConfiguration.MaximumPercent], [100, 200]);
     for (const td of Object.values(resources(small, 'AWS::ECS::TaskDefinition'))) {
       assert.equal(td.Properties.Cpu, '256');
       assert.equal(td.Properties.Memory, '512');
@@ -93,6 +98,18 @@ describe('small profile', () => {
     assert.equal(serve(small).Secrets.length, serve(standard).Secrets.length);
     only(small, 'AWS::CloudWatch::Dashboard');
     assert.equal(Object.keys(resources(small, 'AWS::Logs::QueryDefinition')).length, 3);
+  });
+
+  test('the cost choices: smallest gp3 storage RDS allows (20 GiB), no WAF, no NAT, no rotation endpoint; the standard production keeps on-demand tasks', () => {
+    const db = only(small, 'AWS::RDS::DBInstance').props;
+    assert.deepEqual([db.StorageType, db.AllocatedStorage], ['gp3', '20']);
+    small.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    small.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    assert.deepEqual(only(standard, 'AWS::ECS::Service').props.CapacityProviderStrategy, [{ CapacityProvider: 'FARGATE', Weight: 1 }]);
+    // Spot is refused for a standard production stage, allowed for a small one
+    assert.throws(() => build({ ...BASE_CONTEXT, 'production:fargateSpot': 'true' }, false), /fargateSpot is for non-production stages and the small profile only/);
+    const onDemand = Template.fromStack(build({ ...BASE_CONTEXT, 'production:profile': 'small', 'production:fargateSpot': 'false' }, false).stages.production!);
+    assert.deepEqual(only(onDemand, 'AWS::ECS::Service').props.CapacityProviderStrategy, [{ CapacityProvider: 'FARGATE', Weight: 1 }]);
   });
 
   test('an unknown profile, or a Fargate size that does not exist, stops synthesis', () => {
