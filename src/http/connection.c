@@ -21,6 +21,9 @@
  * more waits (reads nothing) until others finish, so a thousand clients trickling bodies
  * cannot take more memory than this, whatever TIMEWARP_MAX_CONNECTIONS says. */
 #define BODY_MEMORY_BUDGET (48u << 20)
+/* The first bytes of every body are outside the budget (at most this much per connection),
+ * so an ordinary small POST is never queued behind someone's trickled megabytes. */
+#define BODY_FREE_BYTES (16u << 10)
 /* A closing connection is drained this long (and this much) so the client reads our
  * response rather than a reset; nginx's lingering close. */
 #define LINGER_US 5000000
@@ -68,11 +71,14 @@ void conn_accept(struct loop *loop, int fd, const char *peer)
     atomic_fetch_add(&http_connections, 1);
 }
 
-void http_body_budget_release(size_t bytes) { atomic_fetch_sub(&body_memory, bytes); }
+/* The part of a body buffer of `cap` bytes that counts against the budget. */
+static size_t budgeted(size_t cap) { return cap > BODY_FREE_BYTES ? cap - BODY_FREE_BYTES : 0; }
+
+void http_body_budget_release(size_t cap) { atomic_fetch_sub(&body_memory, budgeted(cap)); }
 
 static void release_body(struct conn *c)
 {
-    atomic_fetch_sub(&body_memory, c->body_cap);
+    http_body_budget_release(c->body_cap);
     free(c->body);
     c->body = NULL;
     c->body_len = c->body_cap = 0;
@@ -278,8 +284,8 @@ static bool body_reserve(struct conn *c, size_t need)
         cap *= 2;
     if (c->ex.framing.kind == HTTP_BODY_LENGTH && cap > c->ex.framing.length + 1)
         cap = (size_t)c->ex.framing.length + 1;
-    size_t extra = cap - c->body_cap;
-    if (atomic_fetch_add(&body_memory, extra) + extra > BODY_MEMORY_BUDGET) {
+    size_t extra = budgeted(cap) - budgeted(c->body_cap);
+    if (extra && atomic_fetch_add(&body_memory, extra) + extra > BODY_MEMORY_BUDGET) {
         atomic_fetch_sub(&body_memory, extra);
         c->waiting_memory = true;
         return false;
@@ -483,6 +489,10 @@ void conn_on_event(struct conn *c, uint32_t events)
     if (c->state == CONN_WRITE) {
         if (flush_out(c))
             response_sent(c);
+        return;
+    }
+    if (c->waiting_memory && (events & (EPOLLRDHUP | EPOLLHUP))) {
+        conn_close(c); /* gone in the middle of a body it was waiting to send: never completes */
         return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))

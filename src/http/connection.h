@@ -87,8 +87,8 @@ void conn_send(struct conn *c, char *head, size_t head_len, char *owned_body, co
 /* Continues after the database answered (the response is queued) or after a pause. */
 void conn_resume(struct conn *c);
 
-/* Gives back body memory a request held (its body moved to a database call). */
-void http_body_budget_release(size_t bytes);
+/* Gives back the budget a body buffer of `cap` bytes held (its body moved to a database call). */
+void http_body_budget_release(size_t cap);
 
 /* Settings the connections read: set once by server.c before any thread starts. */
 void conn_configure(const struct config *cfg);
