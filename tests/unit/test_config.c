@@ -678,6 +678,62 @@ static void test_secret_key_file(void **state)
     assert_string_equal(pg_value("password"), "p@ss word");
 }
 
+/* A setting is honoured or refused with a message, never silently changed (issue 11). */
+static void test_settings_never_silently_changed(void **state)
+{
+    (void)state;
+    /* DATABASE_URL options that Time Warp sets itself would be overridden: refused. */
+    static const char *const ours[] = {"connect_timeout=30", "application_name=x", "options=-c%20x%3Dy",
+                                       "keepalives=0", "tcp_user_timeout=1"};
+    for (size_t i = 0; i < ARRAY_LEN(ours); i++) {
+        char url[256];
+        snprintf(url, sizeof url, "postgres://u:p@db.internal/x?sslmode=require&%s", ours[i]);
+        const struct kv env[] = {{"DATABASE_URL", url}, {NULL, NULL}};
+        bool ok = load(env, false);
+        if (ok || problem_with("DATABASE_URL") < 0)
+            print_error("DATABASE_URL with %s was accepted\n", ours[i]);
+        assert_one_problem(ok, "DATABASE_URL");
+    }
+    /* Parameters libpq gets from us instead: the time budget everywhere. */
+    const struct kv budget[] = {{"DATABASE_URL", GOOD_PG}, {"TIMEWARP_DB_TIMEOUT", "1.5"}, {NULL, NULL}};
+    assert_ok(load(budget, false));
+    assert_int_equal(cfg.db_timeout_ms, 1500);
+    assert_string_equal(pg_value("tcp_user_timeout"), "1500");
+    assert_string_equal(pg_value("connect_timeout"), "2");
+    assert_non_null(strstr(pg_value("options"), "statement_timeout=1500"));
+    assert_non_null(strstr(pg_value("options"), "lock_timeout=1500"));
+    static const char *const bad_budgets[] = {"0", "-1", "61", "2s", "", "nan"};
+    for (size_t i = 0; i < ARRAY_LEN(bad_budgets); i++) {
+        const struct kv env[] = {{"TIMEWARP_DB_TIMEOUT", bad_budgets[i]}, {NULL, NULL}};
+        assert_one_problem(load(env, false), "TIMEWARP_DB_TIMEOUT");
+    }
+    /* HOST is checked by config (so `check` agrees with `serve`). */
+    static const char *const hosts[] = {"localhost", "0.0.0.0:80", "example.com", "::1]"};
+    for (size_t i = 0; i < ARRAY_LEN(hosts); i++) {
+        const struct kv env[] = {{"HOST", hosts[i]}, {NULL, NULL}};
+        assert_one_problem(load(env, false), "HOST");
+    }
+    const struct kv v6[] = {{"HOST", "::"}, {NULL, NULL}};
+    assert_ok(load(v6, false));
+    /* A secret longer than its buffer is refused, not cut short. */
+    char path[512], big[2100];
+    snprintf(path, sizeof path, "%s/long-key", tmpdir);
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    write_file(path, big);
+    const struct kv longfile[] = {{"SECRET_KEY_FILE", path}, {NULL, NULL}};
+    assert_one_problem(load(longfile, false), "SECRET_KEY_FILE");
+    const struct kv longvar[] = {{"SECRET_KEY", big}, {NULL, NULL}};
+    assert_one_problem(load(longvar, false), "SECRET_KEY");
+    char url_path[512], url[2100];
+    snprintf(url_path, sizeof url_path, "%s/long-url", tmpdir);
+    snprintf(url, sizeof url, "postgres://u:p@db.internal/%.2060s", big);
+    write_file(url_path, url);
+    const struct kv longurl[] = {{"DATABASE_URL_FILE", url_path}, {NULL, NULL}};
+    assert_false(load(longurl, false));
+    assert_true(problem_with("DATABASE_URL_FILE") >= 0);
+}
+
 /* ---- config_ensure_secret_key ---------------------------------------------------------- */
 
 static void test_ensure_secret_key_creates_and_reuses(void **state)
@@ -998,6 +1054,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test_setup_teardown(test_settings_never_silently_changed, make_tmpdir, remove_tmpdir),
         cmocka_unit_test(test_production_defaults),
         cmocka_unit_test(test_explicit_values),
         cmocka_unit_test(test_sqlite_urls),
