@@ -11,12 +11,12 @@
  * Keys are a keyed hash (SipHash-2-4, random key per process) of the normalised address and
  * the kind, so clients cannot aim their addresses at one set to evict each other. */
 #include "limits.h"
+#include "random.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 struct slot {
@@ -38,12 +38,7 @@ static void init(void)
 {
     for (int i = 0; i < LIMITS_LOCKS; i++)
         pthread_mutex_init(&locks[i], NULL);
-    size_t got = 0;
-    while (got < sizeof hash_key) {
-        ssize_t n = getrandom((char *)hash_key + got, sizeof hash_key - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-    }
+    random_bytes(hash_key, sizeof hash_key);
 }
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein), for short inputs ---------------------------- */

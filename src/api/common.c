@@ -4,11 +4,11 @@
 #include "domain/text.h"
 #include "log.h"
 #include "metrics.h"
+#include "random.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 void api_error(struct response *res, int status, const char *code, const char *message,
                const char *field)
@@ -111,12 +111,7 @@ void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[16];
-    size_t got = 0;
-    while (got < sizeof raw) { /* getrandom only returns short for signals; loop to be sure */
-        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-    }
+    random_bytes(raw, sizeof raw);
     memcpy(out, prefix, 4);
     for (int i = 0; i < 16; i++) {
         out[4 + 2 * i] = hex[raw[i] >> 4];
