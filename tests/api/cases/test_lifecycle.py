@@ -328,6 +328,9 @@ def test_drain_health_503_then_exit(ctx):
     r = api.get("/health/")
     status(r, 503, "health while draining")
     eq(r.json.get("status"), "unavailable", "health status while draining")
+    r = api.get("/health/live")
+    status(r, 503, "liveness while draining")
+    eq(r.json, {"status": "draining"}, "liveness body while draining")
     status(api.get("/clips?limit=1"), 200, "normal requests while draining")
     status(api.post("/contributors", {}), 201, "writes while draining")
     code = srv.proc.wait(30)
@@ -335,6 +338,23 @@ def test_drain_health_503_then_exit(ctx):
     eq(code, 0, "exit code after drain")
     assert took >= 1.8, "server exited after %.2fs, before the 2 s drain ended" % took
     srv.stop()
+
+
+@test
+def test_health_live(ctx):
+    # SPEC.md: /health/live answers without the database, any Host, HEAD without a body.
+    r = ctx.api.get("/health/live")
+    status(r, 200, "GET /health/live")
+    eq(r.json, {"status": "ok"}, "liveness body")
+    r = ctx.api.request("HEAD", "/health/live")
+    status(r, 200, "HEAD /health/live")
+    eq(r.body, b"", "HEAD /health/live body")
+    srv = ctx.server(env={"TIMEWARP_ENV": "production", "SECRET_KEY": "k3Jx9QmZp2Lr8VtYw4Nc7Hb1Fd6Gs0Ae",
+                          "ALLOWED_HOSTS": "api.example.com", "DEBUG": "false", "TIMEWARP_DRAIN_SECONDS": "0"},
+                     db_url=ctx.backend.new_db_url(verify=True)) if ctx.backend.name == "postgres" else None
+    if srv:
+        r = ctx.client(srv).get("/health/live", headers={"Host": "10.0.3.17:8000"})
+        status(r, 200, "/health/live with the task's IP as Host in production")
 
 
 @test
