@@ -261,7 +261,7 @@ bool http_framing(const struct http_head *h, uint64_t max_body, struct http_fram
 
 enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER, CH_TRAILER_LF };
 
-static int hex_value(char c)
+int http_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -281,7 +281,7 @@ bool http_chunked_decode(struct http_chunked *c, const char *in, size_t *in_len,
         char ch = in[i];
         switch (c->state) {
         case CH_SIZE: {
-            int v = hex_value(ch);
+            int v = http_hex_value(ch);
             if (v >= 0) {
                 if (c->line >= 15) { /* over 2^60 bytes: no body is that long */
                     ok = fail(err, &E_CHUNK);

@@ -67,6 +67,9 @@ struct http_framing {
 bool http_framing(const struct http_head *h, uint64_t max_body, struct http_framing *f,
                   struct http_error *err);
 
+/* The value of a hexadecimal digit, or -1. */
+int http_hex_value(char c);
+
 /* Incremental chunked decoder. */
 struct http_chunked {
     int state;

@@ -1,25 +1,15 @@
 /* Query strings and X-Forwarded-* values (see request_fields.h). */
 #include "http/request_fields.h"
+#include "http/parse.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 bool http_percent_decode(char *s)
 {
     char *o = s;
     for (const char *i = s; *i; i++) {
-        int hi = *i == '%' ? hex(i[1]) : -1, lo = hi >= 0 ? hex(i[2]) : -1;
+        int hi = *i == '%' ? http_hex_value(i[1]) : -1, lo = hi >= 0 ? http_hex_value(i[2]) : -1;
         if (lo >= 0) {
             if (hi == 0 && lo == 0)
                 return false;

@@ -230,33 +230,9 @@ def test_duplicate_race_under_repeatable_read_default(ctx):
         assert sorted(results) == [201] + [409] * 15, "round %d: statuses %s" % (round_, sorted(results))
 
 
-HAPROXY_CFG = """\
-global
-    maxconn 4096
-    stats socket {sock} mode 600 level admin
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout check 2s
-    retries 0
-frontend fe
-    bind 127.0.0.1:{fport}
-    default_backend be
-backend be
-    balance roundrobin
-    option httpchk GET /health/live
-    http-check expect status 200
-    default-server inter 1s fall 2 rise 2
-    server a 127.0.0.1:{aport} check
-    server b 127.0.0.1:{bport} check
-"""
-
-
 @test(budget=180, pg=True)
 def test_rolling_restart_with_database_outage(ctx):
-    from cases.test_haproxy import find_haproxy, server_status
+    from cases.test_haproxy import HAPROXY_CFG, find_haproxy, server_status
     import subprocess
     haproxy = find_haproxy()
     assert haproxy, "haproxy is not installed (scripts/install-deps.sh test lists it)"
@@ -273,7 +249,8 @@ def test_rolling_restart_with_database_outage(ctx):
         fport = free_port()
         cfg = os.path.join(work, "haproxy.cfg")
         with open(cfg, "w") as f:
-            f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=a.port, bport=b.port))
+            # The ALB's way, as deployed: the liveness route, not the database's.
+            f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=a.port, bport=b.port, check="/health/live"))
         hp = ctx.popen([haproxy, "-f", cfg, "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert wait_until(lambda: server_status(sock, "a") == "UP" and server_status(sock, "b") == "UP",
                           timeout=15, interval=0.2), "HAProxy did not see both instances up"

@@ -45,7 +45,7 @@ frontend fe
 
 backend be
     balance roundrobin
-    option httpchk GET /health/
+    option httpchk GET {check}
     http-check expect status 200
     default-server inter 1s fall 2 rise 2
     server a 127.0.0.1:{aport} check
@@ -122,7 +122,7 @@ def test_rolling_restart_behind_haproxy(ctx):
     fport = free_port()
     cfg = os.path.join(work, "haproxy.cfg")
     with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=a.port, bport=b.port))
+        f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=a.port, bport=b.port, check="/health/"))
     hlog = open(os.path.join(work, "haproxy.log"), "wb")
     hp = ctx.popen([haproxy, "-f", cfg, "-db"], stdout=hlog, stderr=subprocess.STDOUT)
     ok = wait_until(lambda: hp.poll() is None and server_status(sock, "a") == "UP" and server_status(sock, "b") == "UP",
