@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib/python-suite.sh" attackrun
 
 start=$(date +%s)
-timeout -k 30 360 $PY -u tests/attack/main.py "$@" > >(tee "$tmp/attack.log") 2>&1 &
+timeout -k 30 720 $PY -u tests/attack/main.py "$@" > >(tee "$tmp/attack.log") 2>&1 &
 child=$!
 wait "$child"; rc=$?; child=
 sleep 0.2  # let tee flush
