@@ -13,7 +13,7 @@ sleep 0.2  # let tee flush
 echo "attack suite took $(( $(date +%s) - start )) s"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$tmp/attack.log" | tail -n 1)
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-  echo "!!! attack suite timed out after 360 s"
+  echo "!!! attack suite timed out after 720 s"
 fi
 if [ -z "$line" ]; then
   echo "!!! attack suite printed no summary line (exit $rc): counted as 1 failure"
