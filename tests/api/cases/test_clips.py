@@ -187,10 +187,14 @@ def test_unknown_params_ignored(ctx):
 def test_bad_from_to(ctx):
     bad = ("2024-1-01", "2024-01-1", "2024-02-30", "2023-02-29", "2024-13-01", "24-01-01", "20240101", "abc", "",
            "2024-01-01T00:00:00", "2024/01/01", " 2024-01-01", "2024-01-01 ", "+2024-01-01", "\uff12\uff10\uff12\uff14-01-01",
-           "2024-01-01\x00", "2024-01-01\x00junk")
+           "2024-01-01\x00", "2024-01-01\x00junk",
+           "0000-01-01", "0000-12-31")  # no year 0: PostgreSQL answered 500 here, SQLite 200
     for v in bad:
         error(ctx.api.get("/clips?from=" + urllib.parse.quote(v)), 400, detail=BAD_FROM, what="from=%r" % v)
         error(ctx.api.get("/clips?to=" + urllib.parse.quote(v)), 400, detail=BAD_TO, what="to=%r" % v)
+    for v in ("0000-01-01", "0000-12-31"):
+        error(ctx.api.get("/calendar?from=%s&to=2020-01-31" % v), 400, what="/calendar from=%s" % v)
+    status(ctx.api.get(q(**{"from": "0001-01-01"})), 200, "from=0001-01-01, the first day there is")
     # Future bounds are fine for filtering.
     status(ctx.api.get(q(**{"to": "9999-12-31"})), 200, "to=9999-12-31")
     status(ctx.api.get(q(**{"from": "2024-02-29", "to": "2024-02-29"})), 200, "leap day bounds")

@@ -19,6 +19,7 @@ Content-Length with Transfer-Encoding, differing Content-Lengths, obs-fold, bare
 """
 
 import json
+import threading
 import time
 
 from attack.framework import test, check_error_shape, stdout_lines, video_id
@@ -350,3 +351,27 @@ def test_forwarded_for_counted_from_the_right(ctx):
                 found[j["request_id"]] = j["client_ip"]
     assert found.get("xff-1") == "10.0.0.7", "one trusted hop: the last entry, got %r" % found.get("xff-1")
     assert found.get("xff-2") == spoof, "two trusted hops: the entry before it, escaped; got %r" % found.get("xff-2")
+
+
+@test(budget=60)
+def test_many_lingering_413s(ctx):
+    """200 clients at once each send a 2 MiB body whole before reading: every one reads its
+    413 (the old linger thread fell back to a plain close, a reset, past 128 sockets)."""
+    srv = ctx.server(ctx.sqlite_url(), name="linger-many")
+    big = b" " * (2 * MAX_BODY)
+    data = declared_head(b"%d" % len(big)) + big
+    results = []
+    lock = threading.Lock()
+
+    def one():
+        rep = exchange(srv.port, data, timeout=20)
+        with lock:
+            results.append(rep.status)
+
+    threads = [threading.Thread(target=one) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=40)
+    got = {s: results.count(s) for s in set(results)}
+    assert got == {413: 200}, "statuses of 200 lingering 413s: %r" % got
