@@ -19,6 +19,7 @@ Content-Length with Transfer-Encoding, differing Content-Lengths, obs-fold, bare
 """
 
 import json
+import socket
 import threading
 import time
 
@@ -363,10 +364,30 @@ def test_many_lingering_413s(ctx):
     results = []
     lock = threading.Lock()
 
+    barrier = threading.Barrier(200)
+
     def one():
-        rep = exchange(srv.port, data, timeout=20)
+        # Writes the whole body first, slowly (so all 200 linger at once), and only then
+        # reads, as a naive client does.
+        status = None
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            barrier.wait()
+            for i in range(0, len(data), 1 << 18):
+                s.sendall(data[i:i + (1 << 18)])
+                time.sleep(0.15)
+            got = b""
+            while b"\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            status = int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else got[:40]
+            s.close()
+        except OSError as e:
+            status = e.__class__.__name__
         with lock:
-            results.append(rep.status)
+            results.append(status)
 
     threads = [threading.Thread(target=one) for _ in range(200)]
     for t in threads:
