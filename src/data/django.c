@@ -36,7 +36,8 @@ static const struct db_stmt
         "SELECT cl.id, cl.public_id, cl.youtube_video_id, cl.performance_date, "
         "COALESCE(cl.title, ''), cl.notes, cl.created_at, c.public_id, "
         "(SELECT s.public_id FROM archive_submission s WHERE s.clip_id = cl.id AND "
-        "s.status = 'accepted' ORDER BY s.id LIMIT 1) "
+        "s.status = 'accepted' ORDER BY s.id LIMIT 1), "
+        "CAST(NULL AS text) " /* hidden_at: the original had no moderation */
         "FROM archive_clip cl JOIN archive_contributor c ON c.id = cl.contributor_id "
         "WHERE cl.id > ? ORDER BY cl.id LIMIT ?"};
 

@@ -10,7 +10,10 @@
 #include <stdbool.h>
 
 #define ARCHIVE_FORMAT "timewarp-archive"
-#define ARCHIVE_FORMAT_VERSION 1
+/* 2: clips carry hidden_at; report and moderation_action records. Version 1 files (clips
+ * without hidden_at, no moderation) still import: their clips are visible. */
+#define ARCHIVE_FORMAT_VERSION 2
+#define ARCHIVE_FORMAT_OLDEST 1
 #define RECORD_MAX_FIELDS 12
 
 enum dialect { DIALECT_SQLITE, DIALECT_POSTGRES };
