@@ -152,6 +152,7 @@ int data_export(const struct config *c, const char *path, const struct data_opti
         fprintf(stderr, "export: %s\n", err);
         return 1;
     }
+    data_session_unbounded(st);
     FILE *out = stdout;
     if (!to_stdout) {
         snprintf(partial, sizeof partial, "%s.partial", path);

@@ -140,6 +140,7 @@ int data_import_django(const struct config *c, const char *url, const struct dat
         fprintf(stderr, "import: django: %s\n", err);
         return 1;
     }
+    data_session_unbounded(src);
     struct store *st = store_open(c, err, sizeof err);
     struct importer *imp = st ? importer_begin(st, o, err, sizeof err) : NULL;
     const char *begin = store_dialect(src) == DIALECT_POSTGRES
