@@ -508,10 +508,12 @@ bool importer_finish(struct importer *imp, bool commit, char *err, size_t err_le
     bool ok = imp->commit && commit;
     snprintf(err, err_len, "%s", imp->failed ? imp->error : "");
     if (ok) {
-        char what[200];
-        snprintf(what, sizeof what, "read: %ld new, %ld already in the archive%s", imp->inserted,
+        char what[300];
+        snprintf(what, sizeof what, "read: %ld new, %ld already in the archive%s%s", imp->inserted,
                  imp->records - imp->inserted,
-                 imp->refused ? " (some the API would refuse: listed above)" : "");
+                 imp->refused ? " (some the API would refuse: listed above)" : "",
+                 imp->bulk ? " (an empty archive: loaded with its foreign keys and secondary "
+                             "indexes re-created afterwards)" : "");
         progress_done(&imp->progress, imp->records, what);
     }
     for (int i = 0; i < imp->queued; i++)

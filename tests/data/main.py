@@ -277,6 +277,40 @@ def roundtrip_sqlite_postgres_sqlite(env):
 
 
 @test
+def postgres_bulk_load_restores_the_schema(env):
+    """Into an empty PostgreSQL archive the import drops the foreign keys and secondary
+    indexes and re-creates them: afterwards the schema is exactly a migrated one's (and the
+    foreign keys hold); a failed import into an empty archive leaves that schema too; into
+    a non-empty archive the ordinary path is taken and gives the same result."""
+    src, data = _archive_with_data(env, "sqlite")
+    fresh = env.migrated("postgres")
+    db = lambda url: url.rsplit("/", 1)[-1].split("?")[0]  # noqa: E731
+    schema = env.pg.schema_dump(db(fresh))
+    assert "FOREIGN KEY" in schema and "clips_visible_chronological" in schema, schema[:2000]
+    recs = _lines(data)
+    bad = [dict(r) for r in recs]
+    bad[-2]["created_at"] = "not a time"   # the last record: everything before it was loaded
+    _refused(env, fresh, _dump(bad), r"line %d: " % (len(bad) - 1))
+    eq(env.pg.schema_dump(db(fresh)), schema, "schema after a failed bulk import")
+    p = env.run(fresh, "import", "-", stdin=data, check=0)
+    assert "an empty archive: loaded with its foreign keys" in p.stderr, p.stderr
+    eq(env.pg.schema_dump(db(fresh)), schema, "schema after the bulk import")
+    eq(export(env, fresh), data, "export after the bulk import")
+    # The foreign keys are back and enforced.
+    out = env.pg.psql("SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1", db=db(fresh))
+    for fk in ("clips_added_via_submission_fk", "clips_created_by_contributor_id_fkey",
+               "reports_clip_id_fkey", "submissions_clip_id_fkey", "submissions_contributor_id_fkey"):
+        assert fk in out, "foreign key %s missing after the import:\n%s" % (fk, out)
+    # Non-empty target: one contributor first, then the same file.
+    partial = env.migrated("postgres")
+    env.run(partial, "import", "-", stdin=_dump(recs[:2] + [{"type": "end", "counts": {"contributor": 1}}]), check=0)
+    p = env.run(partial, "import", "-", stdin=data, check=0)
+    assert "empty archive" not in p.stderr, p.stderr
+    eq(export(env, partial), data, "export after the ordinary path")
+    eq(env.pg.schema_dump(db(partial)), schema, "schema after the ordinary path")
+
+
+@test
 def import_twice_changes_nothing(env):
     for backend in ("sqlite", "postgres"):
         src = env.url("sqlite")
