@@ -2,7 +2,9 @@
 submission) and N/10 rejected submissions, in the exact format and order the exporter
 writes, so `timewarp import` can load a large archive without going through HTTP.
 
-    /usr/bin/python3 bench/archive_gen.py N FILE [--schema-version 2]
+    /usr/bin/python3 bench/archive_gen.py N FILE [--schema-version 3]
+
+One clip in 1,000 is hidden (with its report resolved and the hide in the audit trail).
 """
 
 import datetime
@@ -18,7 +20,7 @@ def _ts(base, n):
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def write_archive(path, clips, schema_version=2, seed=1):
+def write_archive(path, clips, schema_version=3, seed=1):
     rnd = random.Random(seed)
     hexid = lambda p: p + "%032x" % rnd.getrandbits(128)  # noqa: E731
     base = datetime.datetime(2023, 11, 14, 22, 13, 20)
@@ -29,7 +31,7 @@ def write_archive(path, clips, schema_version=2, seed=1):
     clp = [hexid("clp_") for _ in range(clips)]
     rejected = clips // 10
     with open(path, "w", encoding="utf-8") as f:
-        f.write(dumps({"type": "header", "format": "timewarp-archive", "format_version": 1,
+        f.write(dumps({"type": "header", "format": "timewarp-archive", "format_version": 2,
                        "schema_version": schema_version}) + "\n")
         for i, c in enumerate(ctr):
             f.write(dumps({"type": "contributor", "id": c, "display_name": "Scale contributor %d" % i,
@@ -53,14 +55,25 @@ def write_archive(path, clips, schema_version=2, seed=1):
                            "performance_date": date, "title": "Scale clip %d" % n,
                            "notes": None if n % 3 else "Notes for clip %d" % n, "created_at": _ts(base, n),
                            "created_by_contributor_id": ctr[n % CONTRIBUTORS],
-                           "added_via_submission_id": subs[n]}) + "\n")
+                           "added_via_submission_id": subs[n],
+                           "hidden_at": _ts(base, clips + n) if n % 1000 == 999 else None}) + "\n")
+        hidden = range(999, clips, 1000)
+        for n in hidden:
+            f.write(dumps({"type": "report", "id": hexid("rpt_"), "clip_id": clp[n], "reason": "Not live %d" % n,
+                           "status": "resolved", "resolution": "hidden", "created_at": _ts(base, clips + n - 1),
+                           "resolved_at": _ts(base, clips + n)}) + "\n")
+        for n in hidden:
+            f.write(dumps({"type": "moderation_action", "id": hexid("act_"), "action": "hide", "target_id": clp[n],
+                           "reason": "studio recording", "actor": "scale-operator",
+                           "created_at": _ts(base, clips + n)}) + "\n")
         f.write(dumps({"type": "end", "counts": {"contributor": CONTRIBUTORS, "submission": clips + rejected,
-                                                 "clip": clips}}) + "\n")
+                                                 "clip": clips, "report": len(hidden),
+                                                 "moderation_action": len(hidden)}}) + "\n")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sv = 2
+    sv = 3
     if "--schema-version" in args:
         i = args.index("--schema-version")
         sv = int(args[i + 1])

@@ -22,8 +22,10 @@ Import FILE, made by `timewarp export`, into the database of STAGE (staging or p
   3. verify: import the same file again, which must report "0 new": every record of the
      file is then in the database exactly as written (the importer compares every field);
   4. delete the one-off image.
-The service keeps serving throughout; import into a database that already has other
-records is fine (they are kept; a clash stops the import naming the line).
+Into a database that already has other records the service keeps serving throughout
+(they are kept; a clash stops the import naming the line). Into an empty database the
+import locks the tables while it loads (faster: foreign keys and indexes are re-created
+at the end), so the service answers 503 until it commits.
 
 Options:
   -t, --tag TAG        base the one-off image on this tag (default: the image of the

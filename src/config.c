@@ -419,6 +419,16 @@ static void load_rate_limits(struct config *c, const char *raw, struct config_pr
     }
 }
 
+bool config_operator_name_valid(const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    bool ok = len > 0 && len < sizeof ((struct admin_token *)0)->name;
+    for (size_t i = 0; ok && i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("._-@", name[i]))
+            ok = false;
+    return ok;
+}
+
 /* TIMEWARP_ADMIN_TOKENS (or the file TIMEWARP_ADMIN_TOKENS_FILE names): name:token pairs
  * separated by commas or newlines. Problems name the operator, never the token. */
 static void load_admin_tokens(struct config *c, const char *raw, bool production_rules,
@@ -441,11 +451,8 @@ static void load_admin_tokens(struct config *c, const char *raw, bool production
         }
         *colon = '\0';
         char *name = trim(item), *token = trim(colon + 1);
-        size_t name_len = strlen(name), token_len = strlen(token);
-        bool name_ok = name_len > 0 && name_len < sizeof c->admins[0].name;
-        for (size_t i = 0; i < name_len; i++)
-            if (!isalnum((unsigned char)name[i]) && !strchr("._-@", name[i]))
-                name_ok = false;
+        size_t token_len = strlen(token);
+        bool name_ok = config_operator_name_valid(name);
         bool token_ok = token_len > 0 && token_len < sizeof c->admins[0].token;
         for (size_t i = 0; i < token_len; i++)
             if ((unsigned char)token[i] <= ' ' || (unsigned char)token[i] >= 0x7f)

@@ -99,6 +99,9 @@ bool config_ensure_secret_key(struct config *c, char *err, size_t err_len);
 
 /* True if `host` (a Host header; port and case ignored) is allowed. */
 bool config_host_allowed(const struct config *c, const char *host);
+/* An operator's name in TIMEWARP_ADMIN_TOKENS (and so an audit row's actor): 1-63 letters,
+ * digits or ._-@. */
+bool config_operator_name_valid(const char *name);
 
 const char *config_env_name(enum app_env env);
 

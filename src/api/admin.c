@@ -12,11 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
-static const struct field_spec hide_fields[] = {
+const struct field_spec hide_fields[1] = {
     {"reason", FIELD_STRING, true, 500, true},
 };
 /* restore and dismiss may say why; the body itself is optional. */
-static const struct field_spec note_fields[] = {
+const struct field_spec moderation_note_fields[1] = {
     {"reason", FIELD_STRING_OR_NULL, false, 500, false},
 };
 
@@ -261,7 +261,7 @@ static void action_result(const struct request *req, struct response *res, enum 
 static void set_visibility(const struct request *req, struct response *res, bool hide)
 {
     const char *actor;
-    json_t *in = action_start(req, res, "clp_", hide ? hide_fields : note_fields, &actor);
+    json_t *in = action_start(req, res, "clp_", hide ? hide_fields : moderation_note_fields, &actor);
     if (!in)
         return;
     char id[PUBLIC_ID_LEN + 1], now[28];
@@ -285,7 +285,7 @@ void api_admin_restore(const struct request *req, struct response *res) { set_vi
 void api_admin_dismiss(const struct request *req, struct response *res)
 {
     const char *actor;
-    json_t *in = action_start(req, res, "rpt_", note_fields, &actor);
+    json_t *in = action_start(req, res, "rpt_", moderation_note_fields, &actor);
     if (!in)
         return;
     char id[PUBLIC_ID_LEN + 1], now[28];

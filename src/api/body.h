@@ -24,6 +24,11 @@ struct field_spec {
 #define SUBMISSION_FIELD_COUNT 5
 extern const struct field_spec contributor_fields[CONTRIBUTOR_FIELD_COUNT];
 extern const struct field_spec submission_fields[SUBMISSION_FIELD_COUNT];
+/* The moderation bodies (reports.c, admin.c): a report's reason, a hide's reason, and the
+ * optional reason of a restore or dismiss. One field each. */
+extern const struct field_spec report_fields[1];
+extern const struct field_spec hide_fields[1];
+extern const struct field_spec moderation_note_fields[1];
 
 /* Parses and validates the body of `req`. On success returns the object (caller owns it);
  * otherwise fills `res` with the 4xx and returns NULL. */

@@ -4,7 +4,7 @@
 #include "api/body.h"
 #include "log.h"
 
-static const struct field_spec report_fields[] = {
+const struct field_spec report_fields[1] = {
     {"reason", FIELD_STRING, true, 500, true},
 };
 

@@ -1,11 +1,16 @@
 /* `timewarp export [FILE]` and `timewarp import [FILE]`: the archive as JSON Lines.
  *
- *   {"type":"header","format":"timewarp-archive","format_version":1,"schema_version":2}
+ *   {"type":"header","format":"timewarp-archive","format_version":2,"schema_version":3}
  *   {"type":"contributor","id":"ctr_…",…}        one line per record, kinds in the order
  *   {"type":"submission",…}                      of records.c, each kind by row id (the
  *   {"type":"clip",…}                            order the archive received them)
+ *   {"type":"report",…}
+ *   {"type":"moderation_action",…}
  *   {"type":"end","counts":{"contributor":N,…}}  so a cut-off file is never mistaken for
  *                                                a complete one
+ *
+ * Format version 1 (before moderation) still imports: its clips get "hidden_at": null, and
+ * it may hold only the kinds version 1 had.
  *
  * Export reads one snapshot (a read transaction) in keyset pages, so memory stays flat
  * whatever the archive's size, and it writes to FILE.partial, renamed to FILE when
@@ -78,9 +83,16 @@ static void found(void *ctx, const char *const *cols, int ncols)
 static bool export_all(struct store *st, struct exporter *e, char *err, size_t err_len)
 {
     enum dialect d = store_dialect(st);
-    int version = store_schema_version(st);
+    int version = store_schema_version(st), latest = store_latest_schema_version(st);
     if (version < 1) {
         snprintf(err, err_len, "the database has no schema yet: run `timewarp migrate` first");
+        return false;
+    }
+    /* The record table describes the latest schema's columns (clips.hidden_at, say). */
+    if (version != latest) {
+        snprintf(err, err_len, "the database schema is at version %d, this timewarp's is %d: %s",
+                 version, latest, version < latest ? "run `timewarp migrate` first"
+                                                   : "export with the timewarp that serves it");
         return false;
     }
     struct jw w;
@@ -140,6 +152,7 @@ int data_export(const struct config *c, const char *path, const struct data_opti
         fprintf(stderr, "export: %s\n", err);
         return 1;
     }
+    data_session_unbounded(st);
     FILE *out = stdout;
     if (!to_stdout) {
         snprintf(partial, sizeof partial, "%s.partial", path);
@@ -206,9 +219,22 @@ static bool check_header(json_t *rec, char *err, size_t err_len)
                  ARCHIVE_FORMAT);
         return false;
     }
-    if (json_integer_value(fv) != ARCHIVE_FORMAT_VERSION) {
-        snprintf(err, err_len, "line 1: format version %lld; this timewarp reads version %d",
-                 (long long)json_integer_value(fv), ARCHIVE_FORMAT_VERSION);
+    if (json_integer_value(fv) < ARCHIVE_FORMAT_OLDEST || json_integer_value(fv) > ARCHIVE_FORMAT_VERSION) {
+        snprintf(err, err_len, "line 1: format version %lld; this timewarp reads versions %d to %d",
+                 (long long)json_integer_value(fv), ARCHIVE_FORMAT_OLDEST, ARCHIVE_FORMAT_VERSION);
+        return false;
+    }
+    return true;
+}
+
+/* A record of a version 1 file as version 2 has it: clips were all visible, and there
+ * were no moderation records. False with err for a kind version 1 did not have. */
+static bool upgrade_v1(long line, json_t *rec, const char *type, char *err, size_t err_len)
+{
+    if (strcmp(type, "clip") == 0 && !json_object_get(rec, "hidden_at"))
+        json_object_set_new(rec, "hidden_at", json_null());
+    if (strcmp(type, "report") == 0 || strcmp(type, "moderation_action") == 0) {
+        snprintf(err, err_len, "line %ld: a format version 1 file has no %s records", line, type);
         return false;
     }
     return true;
@@ -248,6 +274,7 @@ static bool read_archive(FILE *in, struct importer *imp, char *err, size_t err_l
     ssize_t n;
     long line = 0;
     bool ended = false, ok = true;
+    json_int_t format_version = ARCHIVE_FORMAT_VERSION;
     while (ok && (n = getline(&buf, &cap, in)) >= 0) {
         line++;
         if (ended) {
@@ -277,6 +304,7 @@ static bool read_archive(FILE *in, struct importer *imp, char *err, size_t err_l
             ok = false;
         } else if (strcmp(type, "header") == 0) {
             ok = line == 1 && check_header(rec, err, err_len);
+            format_version = json_integer_value(json_object_get(rec, "format_version"));
             if (line != 1)
                 snprintf(err, err_len, "line %ld: a header may only be the first line", line);
             else if (ok && json_integer_value(json_object_get(rec, "schema_version")) >
@@ -291,7 +319,8 @@ static bool read_archive(FILE *in, struct importer *imp, char *err, size_t err_l
             ok = check_end(imp, line, rec, err, err_len);
             ended = true;
         } else {
-            ok = importer_add(imp, line, rec, err, err_len);
+            ok = (format_version > 1 || upgrade_v1(line, rec, type, err, err_len)) &&
+                 importer_add(imp, line, rec, err, err_len);
         }
         json_decref(rec);
     }

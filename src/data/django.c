@@ -36,7 +36,8 @@ static const struct db_stmt
         "SELECT cl.id, cl.public_id, cl.youtube_video_id, cl.performance_date, "
         "COALESCE(cl.title, ''), cl.notes, cl.created_at, c.public_id, "
         "(SELECT s.public_id FROM archive_submission s WHERE s.clip_id = cl.id AND "
-        "s.status = 'accepted' ORDER BY s.id LIMIT 1) "
+        "s.status = 'accepted' ORDER BY s.id LIMIT 1), "
+        "CAST(NULL AS text) " /* hidden_at: the original had no moderation */
         "FROM archive_clip cl JOIN archive_contributor c ON c.id = cl.contributor_id "
         "WHERE cl.id > ? ORDER BY cl.id LIMIT ?"};
 
@@ -139,6 +140,7 @@ int data_import_django(const struct config *c, const char *url, const struct dat
         fprintf(stderr, "import: django: %s\n", err);
         return 1;
     }
+    data_session_unbounded(src);
     struct store *st = store_open(c, err, sizeof err);
     struct importer *imp = st ? importer_begin(st, o, err, sizeof err) : NULL;
     const char *begin = store_dialect(src) == DIALECT_POSTGRES

@@ -53,6 +53,7 @@ struct importer {
     char error[1200];
     /* The writer's own. */
     long inserted;
+    bool bulk; /* PostgreSQL, empty archive: foreign keys and secondary indexes dropped */
 };
 /* Where a record came from, in messages: a line of a file, or a record of another database. */
 #define UNIT(imp) ((imp)->o->unit ? (imp)->o->unit : "line")
@@ -78,6 +79,7 @@ struct importer *importer_begin(struct store *st, const struct data_options *o, 
     }
     imp->st = st;
     imp->d = store_dialect(st);
+    data_session_unbounded(st);
     imp->o = o;
     imp->schema_version = store_schema_version(st);
     int latest = store_latest_schema_version(st);
@@ -223,6 +225,12 @@ static void count_row(void *ctx, const char *const *cols, int ncols)
     (*(long *)ctx)++;
 }
 
+static void count_first(void *ctx, const char *const *cols, int ncols)
+{
+    if (ncols > 0 && cols[0])
+        *(long *)ctx = atol(cols[0]);
+}
+
 struct final_problem {
     long line;
     char reason[400];
@@ -298,11 +306,31 @@ static bool finish_writes(struct importer *imp, char *err, size_t err_len)
             ok = false;
         }
     }
+    if (ok && imp->bulk && store_script(imp->st, bulk_load_end_sql) != DB_OK) {
+        snprintf(err, err_len, "restoring the foreign keys and indexes failed: %s", store_last_error(imp->st));
+        ok = false;
+    }
     if (ok && store_end_write(imp->st, true) != DB_OK) {
         snprintf(err, err_len, "commit failed: %s", store_last_error(imp->st));
         return false;
     }
     return ok;
+}
+
+/* PostgreSQL: the empty-archive bulk load when it can be had (records.c), else nothing
+ * changes; inside a savepoint, so a refusal (not the owner, a lock wait) costs nothing. */
+static void try_bulk_load(struct importer *imp)
+{
+    long dropped = 0;
+    if (store_script(imp->st, "SAVEPOINT bulk_load") != DB_OK)
+        return;
+    if (store_script(imp->st, bulk_load_begin_sql) != DB_OK ||
+        store_exec(imp->st, &st_bulk_loading, NULL, 0, count_first, &dropped) != DB_OK) {
+        store_script(imp->st, "ROLLBACK TO SAVEPOINT bulk_load");
+        return;
+    }
+    store_script(imp->st, "RELEASE SAVEPOINT bulk_load");
+    imp->bulk = dropped > 0;
 }
 
 static void *writer_main(void *arg)
@@ -312,6 +340,8 @@ static void *writer_main(void *arg)
     bool ok = store_begin_write(imp->st) == DB_OK && store_script(imp->st, import_setup_sql) == DB_OK;
     if (!ok)
         snprintf(err, sizeof err, "cannot start the import transaction: %s", store_last_error(imp->st));
+    else if (imp->d == DIALECT_POSTGRES)
+        try_bulk_load(imp);
     for (;;) {
         pthread_mutex_lock(&imp->lock);
         if (!ok && !imp->failed) { /* tell the reader at once: it stops at its next batch */
@@ -478,10 +508,12 @@ bool importer_finish(struct importer *imp, bool commit, char *err, size_t err_le
     bool ok = imp->commit && commit;
     snprintf(err, err_len, "%s", imp->failed ? imp->error : "");
     if (ok) {
-        char what[200];
-        snprintf(what, sizeof what, "read: %ld new, %ld already in the archive%s", imp->inserted,
+        char what[300];
+        snprintf(what, sizeof what, "read: %ld new, %ld already in the archive%s%s", imp->inserted,
                  imp->records - imp->inserted,
-                 imp->refused ? " (some the API would refuse: listed above)" : "");
+                 imp->refused ? " (some the API would refuse: listed above)" : "",
+                 imp->bulk ? " (an empty archive: loaded with its foreign keys and secondary "
+                             "indexes re-created afterwards)" : "");
         progress_done(&imp->progress, imp->records, what);
     }
     for (int i = 0; i < imp->queued; i++)

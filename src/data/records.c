@@ -3,11 +3,12 @@
  * written once with two macros: how a batch (one JSON array parameter) becomes rows, and
  * how text becomes a date.
  *
- * Statement ids (db.h reserves 64..95 for src/data): 64..81 here, 82..87 django.c,
- * 88..91 backup.c; a new kind takes the next free ids (92..95, or raise DB_MAX_STMTS). */
+ * Statement ids (db.h reserves 64..110 for src/data): 64..81 and 92..99 here, 82..87
+ * django.c, 88..91 backup.c; a new kind takes the next free ids (100..110). */
 #include "data/records.h"
 #include "api/body.h"
 #include "api/api.h"
+#include "config.h"
 #include "domain/date.h"
 #include "domain/timestamp.h"
 #include "domain/youtube.h"
@@ -153,11 +154,70 @@ static enum verdict validate_clip(json_t *rec, char *why, size_t n)
     }
     CHECK(need_field(rec, SUBMISSION_SPEC("title"), why, n));
     CHECK(need_field(rec, SUBMISSION_SPEC("notes"), why, n));
+    if (!json_is_null(json_object_get(rec, "hidden_at")))
+        CHECK(need_timestamp(rec, "hidden_at", why, n));
     if (!date_rule(date, str(rec, "created_at"), canonical, &reason)) {
         snprintf(why, n, "the API would refuse its performance date %s: %s", date, reason);
         return RECORD_REFUSED;
     }
     return RECORD_OK;
+}
+
+static bool is(const char *v, const char *want) { return v && strcmp(v, want) == 0; }
+
+/* A report as the API files and resolves it: open with no resolution, or resolved (hidden
+ * or dismissed) at a time. */
+static enum verdict validate_report(json_t *rec, char *why, size_t n)
+{
+    CHECK(need_id(rec, "id", "rpt_", false, why, n));
+    CHECK(need_id(rec, "clip_id", "clp_", false, why, n));
+    CHECK(need_timestamp(rec, "created_at", why, n));
+    const char *status = str(rec, "status"), *resolution = str(rec, "resolution");
+    if (is(status, "open")) {
+        if (!json_is_null(json_object_get(rec, "resolution")) ||
+            !json_is_null(json_object_get(rec, "resolved_at"))) {
+            snprintf(why, n, "an open report has a null resolution and resolved_at");
+            return RECORD_BROKEN;
+        }
+    } else if (is(status, "resolved")) {
+        if (!is(resolution, "hidden") && !is(resolution, "dismissed")) {
+            snprintf(why, n, "a resolved report's 'resolution' must be \"hidden\" or \"dismissed\"");
+            return RECORD_BROKEN;
+        }
+        CHECK(need_timestamp(rec, "resolved_at", why, n));
+    } else {
+        snprintf(why, n, "'status' must be \"open\" or \"resolved\"");
+        return RECORD_BROKEN;
+    }
+    if (!json_is_string(json_object_get(rec, "reason"))) {
+        snprintf(why, n, "'reason' must be a string");
+        return RECORD_BROKEN;
+    }
+    return need_field(rec, &report_fields[0], why, n);
+}
+
+/* An entry of the audit trail: hide and restore name a clip, dismiss a report; a hide says
+ * why (the API requires it), the others may; the actor is an operator's name. */
+static enum verdict validate_action(json_t *rec, char *why, size_t n)
+{
+    CHECK(need_id(rec, "id", "act_", false, why, n));
+    CHECK(need_timestamp(rec, "created_at", why, n));
+    const char *action = str(rec, "action");
+    bool hide = is(action, "hide"), dismiss = is(action, "dismiss");
+    if (!hide && !dismiss && !is(action, "restore")) {
+        snprintf(why, n, "'action' must be \"hide\", \"restore\" or \"dismiss\"");
+        return RECORD_BROKEN;
+    }
+    CHECK(need_id(rec, "target_id", dismiss ? "rpt_" : "clp_", false, why, n));
+    if (!json_is_string(json_object_get(rec, "actor"))) {
+        snprintf(why, n, "'actor' must be a string");
+        return RECORD_BROKEN;
+    }
+    if (!config_operator_name_valid(str(rec, "actor"))) {
+        snprintf(why, n, "'actor' must be an operator's name (1-63 letters, digits or ._-@)");
+        return RECORD_REFUSED;
+    }
+    return need_field(rec, hide ? &hide_fields[0] : &moderation_note_fields[0], why, n);
 }
 
 /* ---- what the clip's own unique key says ---------------------------------------------------- */
@@ -192,6 +252,18 @@ static bool explain_clip(struct store *st, enum dialect d, json_t *row, char *wh
     snprintf(why, n, "its submission %s is not an accepted submission of contributor %s, or "
                      "already has another clip",
              json_string_value(json_array_get(row, 8)), json_string_value(json_array_get(row, 7)));
+    return true;
+}
+
+/* row = [line, id, action, target, reason, actor, created_at]: stored under its id as
+ * written was ruled out first, so its target is missing. */
+static bool explain_action(struct store *st, enum dialect d, json_t *row, char *why, size_t n)
+{
+    (void)st;
+    (void)d;
+    const char *target = json_string_value(json_array_get(row, 3));
+    snprintf(why, n, "names %s %s, which is neither in the archive nor earlier in the file",
+             strncmp(target, "rpt_", 4) == 0 ? "report" : "clip", target);
     return true;
 }
 
@@ -233,12 +305,12 @@ static bool explain_clip(struct store *st, enum dialect d, json_t *row, char *wh
 
 #define CLIP_COLS                                                                                \
     "t.id, t.public_id, t.youtube_video_id, t.performance_date, t.title, t.notes, t.created_at, " \
-    "c.public_id, s.public_id FROM clips t JOIN contributors c ON c.id = t.created_by_contributor_id " \
+    "c.public_id, s.public_id, t.hidden_at FROM clips t JOIN contributors c ON c.id = t.created_by_contributor_id " \
     "JOIN submissions s ON s.id = t.added_via_submission_id "
 #define CLIP_INSERT(BATCH, DATE)                                                                 \
     "INSERT INTO clips (public_id, youtube_video_id, performance_date, title, notes, created_at, " \
-    "created_by_contributor_id, added_via_submission_id) SELECT " V(1) ", " V(2) ", "            \
-    DATE(V(3)) ", " V(4) ", " V(5) ", " V(6) ", c.id, s.id FROM " BATCH                          \
+    "created_by_contributor_id, added_via_submission_id, hidden_at) SELECT " V(1) ", " V(2)      \
+    ", " DATE(V(3)) ", " V(4) ", " V(5) ", " V(6) ", c.id, s.id, " V(9) " FROM " BATCH           \
     " JOIN contributors c ON c.public_id = " V(7) " JOIN submissions s ON s.public_id = " V(8)   \
     " AND s.status = 'accepted' AND s.contributor_id = c.id AND s.clip_id IS NULL" NEW_ONLY
 #define CLIP_VERIFY(BATCH, DATE)                                                                 \
@@ -249,6 +321,39 @@ static bool explain_clip(struct store *st, enum dialect d, json_t *row, char *wh
     " OR t.performance_date IS DISTINCT FROM " DATE(V(3)) " OR t.title IS DISTINCT FROM " V(4)   \
     " OR t.notes IS DISTINCT FROM " V(5) " OR t.created_at IS DISTINCT FROM " V(6)               \
     " OR c.public_id IS DISTINCT FROM " V(7) " OR s.public_id IS DISTINCT FROM " V(8)            \
+    " OR t.hidden_at IS DISTINCT FROM " V(9) " ORDER BY 1 LIMIT 1"
+
+#define REPORT_COLS                                                                              \
+    "t.id, t.public_id, cl.public_id, t.reason, t.status, t.resolution, t.created_at, "          \
+    "t.resolved_at FROM reports t JOIN clips cl ON cl.id = t.clip_id "
+#define REPORT_INSERT(BATCH, DATE)                                                               \
+    "INSERT INTO reports (public_id, clip_id, reason, status, resolution, created_at, "          \
+    "resolved_at) SELECT " V(1) ", cl.id, " V(3) ", " V(4) ", " V(5) ", " V(6) ", " V(7)         \
+    " FROM " BATCH " JOIN clips cl ON cl.public_id = " V(2) NEW_ONLY
+#define REPORT_VERIFY(BATCH, DATE)                                                               \
+    "SELECT " LINE " FROM " BATCH " LEFT JOIN reports t ON t.public_id = " V(1)                  \
+    " LEFT JOIN clips cl ON cl.id = t.clip_id WHERE t.id IS NULL"                                \
+    " OR cl.public_id IS DISTINCT FROM " V(2) " OR t.reason IS DISTINCT FROM " V(3)              \
+    " OR t.status IS DISTINCT FROM " V(4) " OR t.resolution IS DISTINCT FROM " V(5)              \
+    " OR t.created_at IS DISTINCT FROM " V(6) " OR t.resolved_at IS DISTINCT FROM " V(7)         \
+    " ORDER BY 1 LIMIT 1"
+
+#define ACTION_COLS                                                                              \
+    "t.id, t.public_id, t.action, t.target_id, t.reason, t.actor, t.created_at "                 \
+    "FROM moderation_actions t "
+/* target_id is text (a clip or a report, by the action): an action is kept only when its
+ * target is there, so the audit trail never names something the archive lacks. */
+#define ACTION_INSERT(BATCH, DATE)                                                               \
+    "INSERT INTO moderation_actions (public_id, action, target_id, reason, actor, created_at) "  \
+    "SELECT " V(1) ", " V(2) ", " V(3) ", " V(4) ", " V(5) ", " V(6) " FROM " BATCH              \
+    " WHERE EXISTS (SELECT 1 FROM clips WHERE public_id = " V(3) ")"                             \
+    " OR EXISTS (SELECT 1 FROM reports WHERE public_id = " V(3) ")"                              \
+    " ORDER BY " LINE " ON CONFLICT DO NOTHING RETURNING 1"
+#define ACTION_VERIFY(BATCH, DATE)                                                               \
+    "SELECT " LINE " FROM " BATCH " LEFT JOIN moderation_actions t ON t.public_id = " V(1)       \
+    " WHERE t.id IS NULL OR t.action IS DISTINCT FROM " V(2)                                     \
+    " OR t.target_id IS DISTINCT FROM " V(3) " OR t.reason IS DISTINCT FROM " V(4)               \
+    " OR t.actor IS DISTINCT FROM " V(5) " OR t.created_at IS DISTINCT FROM " V(6)               \
     " ORDER BY 1 LIMIT 1"
 
 #define PAGE(id, cols) SAME(id, "SELECT " cols "WHERE t.id > ? ORDER BY t.id LIMIT ?")
@@ -267,13 +372,24 @@ const struct record_type record_types[] = {
      .page = PAGE(68, SUBMISSION_COLS), .get = GET(69, SUBMISSION_COLS),
      .insert = BOTH(70, SUBMISSION_INSERT), .after = BOTH(71, SUBMISSION_CLAIMS),
      .verify = BOTH(72, SUBMISSION_VERIFY), .validate = validate_submission},
-    {.type = "clip", .table = "clips", .nfields = 8,
+    {.type = "clip", .table = "clips", .nfields = 9,
      .fields = {{"id", NULL}, {"youtube_video_id", NULL}, {"performance_date", NULL},
                 {"title", NULL}, {"notes", NULL}, {"created_at", NULL},
-                {"created_by_contributor_id", "contributor"}, {"added_via_submission_id", "submission"}},
+                {"created_by_contributor_id", "contributor"}, {"added_via_submission_id", "submission"},
+                {"hidden_at", NULL}},
      .page = PAGE(73, CLIP_COLS), .get = GET(74, CLIP_COLS), .insert = BOTH(75, CLIP_INSERT),
      .verify = BOTH(77, CLIP_VERIFY), .validate = validate_clip,
      .explain = explain_clip},
+    {.type = "report", .table = "reports", .nfields = 7,
+     .fields = {{"id", NULL}, {"clip_id", "clip"}, {"reason", NULL}, {"status", NULL},
+                {"resolution", NULL}, {"created_at", NULL}, {"resolved_at", NULL}},
+     .page = PAGE(92, REPORT_COLS), .get = GET(93, REPORT_COLS), .insert = BOTH(94, REPORT_INSERT),
+     .verify = BOTH(95, REPORT_VERIFY), .validate = validate_report},
+    {.type = "moderation_action", .table = "moderation_actions", .nfields = 6,
+     .fields = {{"id", NULL}, {"action", NULL}, {"target_id", NULL}, {"reason", NULL},
+                {"actor", NULL}, {"created_at", NULL}},
+     .page = PAGE(96, ACTION_COLS), .get = GET(97, ACTION_COLS), .insert = BOTH(98, ACTION_INSERT),
+     .verify = BOTH(99, ACTION_VERIFY), .validate = validate_action, .explain = explain_action},
     {.type = NULL},
 };
 
@@ -294,6 +410,67 @@ const struct db_stmt st_table_exists[2] = {
 const char import_setup_sql[] =
     "CREATE TEMP TABLE import_claims (line bigint NOT NULL, submission text NOT NULL, "
     "clip text NOT NULL)";
+
+/* PostgreSQL, into an empty archive: load as pg_restore does, without the foreign keys and
+ * the secondary (non-unique) indexes, and add them back before commit: each foreign key
+ * checked by one set-based query over its table, each index built by one sort. Otherwise
+ * four foreign-key triggers fired per clip with its submission, and five B-trees took
+ * every row one at a time: most of the import's time. The import's own statements never
+ * rely on what is dropped (each insert joins what it references, the unique indexes that
+ * make ON CONFLICT and the lookups work stay, the verify and final checks compare), so
+ * nothing goes in unchecked. The tables are locked for the import (ACCESS EXCLUSIVE: a
+ * server on this database waits), which is why only an empty archive gets this; a lock
+ * wait beyond lock_timeout, a database that has records, or a role that does not own the
+ * tables (only an owner may drop a constraint) keeps the ordinary path. The tables are the
+ * record table's; what is dropped is read from the catalog and re-created verbatim. */
+#define BULK_TABLES                                                                              \
+    "('contributors'::regclass, 'submissions'::regclass, 'clips'::regclass, "                    \
+    "'reports'::regclass, 'moderation_actions'::regclass)"
+const char bulk_load_begin_sql[] =
+    "CREATE TEMP TABLE import_dropped (kind text NOT NULL, tbl regclass NOT NULL, "
+    "name text NOT NULL, def text NOT NULL);\n"
+    "DO $bulk$\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    "    LOCK TABLE contributors, submissions, clips, reports, moderation_actions\n"
+    "        IN ACCESS EXCLUSIVE MODE;\n"
+    "    IF EXISTS (SELECT 1 FROM contributors) OR EXISTS (SELECT 1 FROM submissions)\n"
+    "       OR EXISTS (SELECT 1 FROM clips) OR EXISTS (SELECT 1 FROM reports)\n"
+    "       OR EXISTS (SELECT 1 FROM moderation_actions) THEN\n"
+    "        RETURN;\n"
+    "    END IF;\n"
+    "    INSERT INTO import_dropped SELECT 'foreign key', conrelid::regclass, conname,\n"
+    "        pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'\n"
+    "        AND conrelid IN " BULK_TABLES " ORDER BY conrelid, conname;\n"
+    "    INSERT INTO import_dropped SELECT 'index', indrelid::regclass, indexrelid::regclass::text,\n"
+    "        pg_get_indexdef(indexrelid) FROM pg_index WHERE NOT indisunique AND NOT indisprimary\n"
+    "        AND indrelid IN " BULK_TABLES " ORDER BY indrelid, indexrelid;\n"
+    /* Room on each page, so linking a submission to its clip at the end is a HOT update
+     * (same page, no index entries) instead of a second copy of every row elsewhere. */
+    "    ALTER TABLE submissions SET (fillfactor = 50);\n"
+    "    FOR r IN SELECT * FROM import_dropped LOOP\n"
+    "        IF r.kind = 'index' THEN\n"
+    "            EXECUTE format('DROP INDEX %s', r.name);\n"
+    "        ELSE\n"
+    "            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tbl, r.name);\n"
+    "        END IF;\n"
+    "    END LOOP;\n"
+    "END $bulk$";
+const struct db_stmt st_bulk_loading = {100, "SELECT count(*) FROM import_dropped"};
+/* Indexes first: a foreign key's check then has every index there is. */
+const char bulk_load_end_sql[] =
+    "DO $bulk$\n"
+    "DECLARE r record;\n"
+    "BEGIN\n"
+    "    ALTER TABLE submissions RESET (fillfactor);\n"
+    "    FOR r IN SELECT * FROM import_dropped ORDER BY kind DESC LOOP\n"
+    "        IF r.kind = 'index' THEN\n"
+    "            EXECUTE r.def;\n"
+    "        ELSE\n"
+    "            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.tbl, r.name, r.def);\n"
+    "        END IF;\n"
+    "    END LOOP;\n"
+    "END $bulk$";
 
 /* Once every record is in: each accepted submission of the file gets the clip it named,
  * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest). */

@@ -10,7 +10,10 @@
 #include <stdbool.h>
 
 #define ARCHIVE_FORMAT "timewarp-archive"
-#define ARCHIVE_FORMAT_VERSION 1
+/* 2: clips carry hidden_at; report and moderation_action records. Version 1 files (clips
+ * without hidden_at, no moderation) still import: their clips are visible. */
+#define ARCHIVE_FORMAT_VERSION 2
+#define ARCHIVE_FORMAT_OLDEST 1
 #define RECORD_MAX_FIELDS 12
 
 enum dialect { DIALECT_SQLITE, DIALECT_POSTGRES };
@@ -56,8 +59,16 @@ const struct record_type *record_type_named(const char *type);
 extern const struct db_stmt st_table_exists[2];   /* (table name) → a row if it exists */
 extern const char import_setup_sql[];             /* bookkeeping the statements below use */
 extern const struct db_stmt st_link_claims[2];    /* after the last batch */
+/* PostgreSQL into an empty archive (records.c says why): drop the foreign keys and the
+ * secondary indexes, and after the checks add them back; st_bulk_loading → how many were
+ * dropped (0: the ordinary path). */
+extern const char bulk_load_begin_sql[];
+extern const struct db_stmt st_bulk_loading;
+extern const char bulk_load_end_sql[];
 extern const struct db_stmt st_final_checks[][2]; /* each → (line, reason) of a first problem */
 extern const int st_final_check_count;
 
 enum dialect store_dialect(struct store *st);
+/* Lifts the request time budget from an offline command's session (session.c). */
+void data_session_unbounded(struct store *st);
 #endif

@@ -29,9 +29,10 @@ struct db_stmt {
     const char *sql;
 };
 /* Statement ids in use: 0..19 the request path (store.c), 20..29 migrations (migrate.c),
- * 31 the service role's grants (grants.c), 32..63 moderation (moderation.c), 64..95 the
- * offline data commands (src/data/), which run on connections of their own. */
-#define DB_MAX_STMTS 96
+ * 32..63 moderation (moderation.c), 64..110 the offline data commands (src/data/), which
+ * run on connections of their own, and the last one (DB_MAX_STMTS - 1) the service role's
+ * grants (grants.c). */
+#define DB_MAX_STMTS 112
 
 /* Called once per result row; cols[i] is NULL for SQL NULL. Pointers are valid only
  * during the call. */

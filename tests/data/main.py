@@ -35,6 +35,10 @@ from twtest.server import Server, ServerError, TEST_SECRET_KEY, base_env, saniti
 from twtest.util import video_id  # noqa: E402
 
 FIXTURES = os.path.join(HERE, "fixtures")
+# Operators for the servers the suite starts (tokens of 32+ characters, as production needs).
+ADMIN_TOKEN = "data-suite-token-0123456789abcdef0123456789"
+ADMIN_TOKENS = "carol.ops@example:" + ADMIN_TOKEN + ",dave:data-suite-other-token-fedcba9876543210"
+OPERATOR = {"Authorization": "Bearer " + ADMIN_TOKEN}
 TESTS = []
 
 
@@ -95,7 +99,8 @@ class Env:
         return url
 
     def server(self, url):
-        s = Server(self.binary, url, workdir=tempfile.mkdtemp(dir=self.tmp), name="data-server")
+        s = Server(self.binary, url, env={"TIMEWARP_ADMIN_TOKENS": ADMIN_TOKENS},
+                   workdir=tempfile.mkdtemp(dir=self.tmp), name="data-server")
         s.start(migrate=True)
         self.servers.append(s)
         return s
@@ -163,33 +168,71 @@ def populate(api, year=2001):
     return subs
 
 
-def api_answers(api, subs):
-    """What the API says about everything: every submission, every clip, its neighbours,
-    the whole list walked with cursors (2 a page) and the calendar."""
-    out = {}
-    clips = []
-    for sid in subs:
-        r = api.get("/submissions/" + sid)
+def moderate(api, subs):
+    """Reports and moderation through the operators' API: a clip hidden (its two reports
+    resolved "hidden"), a report dismissed, a clip hidden and restored, an open report.
+    Returns the hidden clip's id."""
+    clips = [api.get("/submissions/" + sid).json["clip_id"] for sid in subs]
+    clips = [c for c in clips if c]
+
+    def report(cid, reason):
+        r = api.post("/clips/%s/reports" % cid, {"reason": reason})
+        assert r.status == 201, r.describe()
+        return r.json["id"]
+
+    def act(path, body):
+        r = api.post(path, body, headers=OPERATOR)
         assert r.status == 200, r.describe()
-        out[r.json["id"]] = r.json
-        if r.json["clip_id"]:
-            clips.append(r.json["clip_id"])
-    for cid in clips:
-        for path in ("/clips/" + cid, "/clips/%s/neighbors" % cid):
-            r = api.get(path)
-            assert r.status == 200, r.describe()
-            out[path] = r.json
+
+    report(clips[0], "Studio video, not a performance 🎵")
+    report(clips[0], "x" * 500)
+    dismissed = report(clips[1], "wrong date?\nline two")
+    report(clips[2], "still open")
+    act("/admin/clips/%s/hide" % clips[0], {"reason": "not live — “studio”"})
+    act("/admin/reports/%s/dismiss" % dismissed, {"reason": None})
+    act("/admin/clips/%s/hide" % clips[3], {"reason": "by mistake"})
+    act("/admin/clips/%s/restore" % clips[3], {})
+    r = api.get("/clips/" + clips[0])
+    assert r.status == 410, r.describe()
+    return clips[0]
+
+
+def walk(api, path, headers=None):
+    """Every page of a keyset list (2 a page), as answered."""
     cursor, pages = None, []
     while True:
-        r = api.get("/clips?limit=2" + ("&cursor=" + cursor if cursor else ""))
+        sep = "&" if "?" in path else "?"
+        r = api.get(path + sep + "limit=2" + ("&cursor=" + cursor if cursor else ""), headers=headers)
         assert r.status == 200, r.describe()
         pages.append(r.json)
         cursor = r.json["next_cursor"]
         if not cursor:
-            break
-    out["pages"] = pages
+            return pages
+
+
+def api_answers(api, subs, hidden=()):
+    """What the API says about everything: every submission, every clip (status and body:
+    a hidden one is 410), its neighbours, the whole list walked with cursors (2 a page),
+    the calendar, and for an operator both report queues and the audit trail."""
+    out = {}
+    clips = list(hidden)
+    for sid in subs:
+        r = api.get("/submissions/" + sid)
+        assert r.status in (200, 410), r.describe()  # 410: its clip is hidden
+        out[sid] = (r.status, r.json)
+        if r.status == 200 and r.json["clip_id"]:
+            clips.append(r.json["clip_id"])
+    for cid in clips:
+        for path in ("/clips/" + cid, "/clips/%s/neighbors" % cid):
+            r = api.get(path)
+            assert r.status in (200, 410), r.describe()
+            out[path] = (r.status, r.json)
+    out["pages"] = walk(api, "/clips")
     r = api.get("/calendar?from=1000-01-01&to=2999-12-31")
     out["calendar"] = r.json if r.status == 200 else r.status
+    for status in ("open", "resolved"):
+        out["reports " + status] = walk(api, "/admin/reports?status=" + status, OPERATOR)
+    out["audit"] = walk(api, "/admin/audit", OPERATOR)
     return out
 
 
@@ -207,10 +250,17 @@ def roundtrip_sqlite_postgres_sqlite(env):
     a = env.url("sqlite")
     srv = env.server(a)
     subs = populate(Client(srv.port))
-    before = api_answers(Client(srv.port), subs)
+    hidden = moderate(Client(srv.port), subs)
+    before = api_answers(Client(srv.port), subs, [hidden])
     srv.stop()
+    eq(before["/clips/" + hidden][0], 410, "the hidden clip's status")
+    eq([len(sum((p["items"] for p in before[k]), [])) for k in ("reports open", "reports resolved", "audit")],
+       [1, 3, 4], "open reports, resolved reports, audit entries")
     first = export(env, a)
     assert first.count(b"\n") > 30 and first.startswith(b'{"type":"header"'), first[:200]
+    kinds = [r["type"] for r in _lines(first)]
+    eq((kinds.count("report"), kinds.count("moderation_action")), (4, 4), "moderation records exported")
+    assert ('"id":"%s"' % hidden).encode() in first and b'"hidden_at":"' in first, "the hidden clip's hidden_at"
     eq(export(env, a), first, "a second export of the same archive (deterministic bytes)")
 
     pg = env.migrated("postgres")
@@ -222,8 +272,42 @@ def roundtrip_sqlite_postgres_sqlite(env):
     eq(export(env, b), first, "the second SQLite export")
     for url in (pg, b):
         s = env.server(url)
-        eq(api_answers(Client(s.port), subs), before, "API answers on %s" % url.split(":")[0])
+        eq(api_answers(Client(s.port), subs, [hidden]), before, "API answers on %s" % url.split(":")[0])
         s.stop()
+
+
+@test
+def postgres_bulk_load_restores_the_schema(env):
+    """Into an empty PostgreSQL archive the import drops the foreign keys and secondary
+    indexes and re-creates them: afterwards the schema is exactly a migrated one's (and the
+    foreign keys hold); a failed import into an empty archive leaves that schema too; into
+    a non-empty archive the ordinary path is taken and gives the same result."""
+    src, data = _archive_with_data(env, "sqlite")
+    fresh = env.migrated("postgres")
+    db = lambda url: url.rsplit("/", 1)[-1].split("?")[0]  # noqa: E731
+    schema = env.pg.schema_dump(db(fresh))
+    assert "FOREIGN KEY" in schema and "clips_visible_chronological" in schema, schema[:2000]
+    recs = _lines(data)
+    bad = [dict(r) for r in recs]
+    bad[-2]["created_at"] = "not a time"   # the last record: everything before it was loaded
+    _refused(env, fresh, _dump(bad), r"line %d: " % (len(bad) - 1))
+    eq(env.pg.schema_dump(db(fresh)), schema, "schema after a failed bulk import")
+    p = env.run(fresh, "import", "-", stdin=data, check=0)
+    assert "an empty archive: loaded with its foreign keys" in p.stderr, p.stderr
+    eq(env.pg.schema_dump(db(fresh)), schema, "schema after the bulk import")
+    eq(export(env, fresh), data, "export after the bulk import")
+    # The foreign keys are back and enforced.
+    out = env.pg.psql("SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1", db=db(fresh))
+    for fk in ("clips_added_via_submission_fk", "clips_created_by_contributor_id_fkey",
+               "reports_clip_id_fkey", "submissions_clip_id_fkey", "submissions_contributor_id_fkey"):
+        assert fk in out, "foreign key %s missing after the import:\n%s" % (fk, out)
+    # Non-empty target: one contributor first, then the same file.
+    partial = env.migrated("postgres")
+    env.run(partial, "import", "-", stdin=_dump(recs[:2] + [{"type": "end", "counts": {"contributor": 1}}]), check=0)
+    p = env.run(partial, "import", "-", stdin=data, check=0)
+    assert "empty archive" not in p.stderr, p.stderr
+    eq(export(env, partial), data, "export after the ordinary path")
+    eq(env.pg.schema_dump(db(partial)), schema, "schema after the ordinary path")
 
 
 @test
@@ -231,7 +315,7 @@ def import_twice_changes_nothing(env):
     for backend in ("sqlite", "postgres"):
         src = env.url("sqlite")
         s = env.server(src)
-        populate(Client(s.port))
+        moderate(Client(s.port), populate(Client(s.port)))
         s.stop()
         data = export(env, src)
         dst = env.migrated(backend)
@@ -246,7 +330,7 @@ def _archive_with_data(env, backend):
     """A migrated database with some data, and its export."""
     url = env.url(backend)
     s = env.server(url)
-    populate(Client(s.port), year=1999)
+    moderate(Client(s.port), populate(Client(s.port), year=1999))
     s.stop()
     return url, export(env, url)
 
@@ -327,14 +411,100 @@ def truncated_and_corrupted_files(env):
             (b"\n".join(lines[: n - 1]) + b"\n", [r"the file ends after line %d without its end record" % (n - 1)]),
             (b"\n".join(lines[:5] + [b'{"type":"clip","id":'] + lines[6:]), [r"line 6 is not a record"]),
             (b"\n".join(lines[:5] + [lines[5][:-1] + b"\xff}"] + lines[6:]), [r"line 6 is not a record"]),
-            (b"\n".join(lines[:n - 2] + lines[n - 1:]), [r"the end record counts \d+ clip records, the file has \d+"]),
+            (b"\n".join(lines[:n - 2] + lines[n - 1:]), [r"the end record counts \d+ \w+ records, the file has \d+"]),
             (b"", [r"the file is empty"]),
             (b'{"type":"clip"}\n', [r"line 1 is not an archive header"]),
-            (data.replace(b'"format_version":1', b'"format_version":9', 1), [r"format version 9"]),
+            (data.replace(b'"format_version":2', b'"format_version":9', 1), [r"format version 9; this timewarp reads versions 1 to 2"]),
         ]
         for bad, patterns in cases:
             _refused(env, url, bad, *patterns)   # into the database with data
             _refused(env, target, bad, *patterns)  # and into an empty one
+
+
+@test
+def moderation_records_checked(env):
+    """Reports and moderation actions are checked with the API's rules (reason length, the
+    status, resolution and action enums, id prefixes, timestamps) and against what is there
+    (a changed report, a target nobody has), naming the line; nothing changes."""
+    for backend in ("sqlite", "postgres"):
+        url, data = _archive_with_data(env, backend)
+        recs = _lines(data)
+        target = env.migrated(backend)
+        line_of = lambda kind, pred=lambda r: True: next(  # noqa: E731
+            i for i, r in enumerate(recs) if r["type"] == kind and pred(r))
+
+        def changed(i, **fields):
+            out = [dict(r) for r in recs]
+            out[i].update(fields)
+            return _dump(out)
+
+        rep, act = line_of("report", lambda r: r["status"] == "open"), line_of("moderation_action")
+        resolved = line_of("report", lambda r: r["status"] == "resolved")
+        hide = line_of("moderation_action", lambda r: r["action"] == "hide")
+        for i, fields, pattern in [
+            (rep, {"reason": "x" * 501}, r"report %s: Field 'reason' must be at most 500 characters"),
+            (rep, {"reason": "   "}, r"report %s: Field 'reason'"),
+            (rep, {"status": "closed"}, r"'status' must be \"open\" or \"resolved\""),
+            (rep, {"resolution": "hidden"}, r"an open report has a null resolution and resolved_at"),
+            (resolved, {"resolution": "deleted"}, r"'resolution' must be \"hidden\" or \"dismissed\""),
+            (resolved, {"resolved_at": "yesterday"}, r"'resolved_at' must be a UTC timestamp"),
+            (rep, {"id": "act_" + "0" * 32}, r"'id' must be rpt_ id"),
+            (rep, {"clip_id": "clp_" + "0" * 31 + "g"}, r"'clip_id' must be clp_ id"),
+            (act, {"action": "delete"}, r"'action' must be \"hide\", \"restore\" or \"dismiss\""),
+            (act, {"created_at": "2026-11-25T21:38:48Z"}, r"'created_at' must be a UTC timestamp"),
+            (hide, {"target_id": "rpt_" + "0" * 32}, r"'target_id' must be clp_ id"),
+            (hide, {"reason": None}, r"moderation_action %s: Field 'reason'"),
+            (act, {"actor": "no spaces allowed"}, r"'actor' must be an operator's name"),
+        ]:
+            bad = changed(i, **fields)
+            want = pattern % recs[i]["id"] if "%s" in pattern else pattern
+            _refused(env, url, bad, r"line %d: " % (i + 1), want)
+            _refused(env, target, bad, r"line %d: " % (i + 1), want)
+        # Against what is stored: a report changed since, a target that is nowhere.
+        _refused(env, url, changed(resolved, status="open", resolution=None, resolved_at=None),
+                 r"line %d: report record is already in the archive with another status: \"resolved\" "
+                 r"\(in the file: \"open\"\)" % (resolved + 1))
+        nowhere = "clp_" + "7" * 32
+        _refused(env, target, changed(hide, target_id=nowhere),
+                 r"line %d: moderation_action record names clip %s, which is neither in the archive nor "
+                 r"earlier in the file" % (hide + 1, nowhere))
+        _refused(env, target, changed(rep, clip_id=nowhere),
+                 r"line %d: report record names clip %s, which is neither" % (rep + 1, nowhere))
+        hidden = next(r for r in recs if r["type"] == "clip" and r["hidden_at"])
+        _refused(env, url, changed(recs.index(hidden), hidden_at=None),
+                 r"clip record is already in the archive with another hidden_at")
+        _refused(env, target, changed(recs.index(hidden), hidden_at="2026-11-25"),
+                 r"'hidden_at' must be a UTC timestamp")
+
+
+@test
+def format_version_1_still_imports(env):
+    """A file of format version 1 (before moderation: clips without hidden_at, no report or
+    moderation_action records) imports as visible clips; version 1 with a report is refused."""
+    src = env.url("sqlite")
+    s = env.server(src)
+    populate(Client(s.port), year=1998)
+    s.stop()
+    data = export(env, src)
+    v1 = []
+    for r in _lines(data):
+        if r["type"] == "header":
+            r.update(format_version=1, schema_version=2)
+        elif r["type"] == "clip":
+            assert r.pop("hidden_at") is None, r
+        elif r["type"] == "end":
+            r["counts"] = {k: v for k, v in r["counts"].items() if k in ("contributor", "submission", "clip")}
+        v1.append(r)
+    assert _dump(v1) != data
+    for backend in ("sqlite", "postgres"):
+        url = env.migrated(backend)
+        env.run(url, "import", "-", stdin=_dump(v1), check=0)
+        eq(export(env, url), data, "%s: a version 1 file re-exported as version 2" % backend)
+        with_report = v1[:-1] + [{"type": "report", "id": "rpt_" + "1" * 32, "clip_id": "clp_" + "1" * 32,
+                                  "reason": "r", "status": "open", "resolution": None,
+                                  "created_at": "2026-01-01T00:00:00.000000Z", "resolved_at": None}, v1[-1]]
+        _refused(env, env.migrated(backend), _dump(with_report),
+                 r"line %d: a format version 1 file has no report records" % (len(v1)))
 
 
 @test
@@ -343,7 +513,8 @@ def records_the_api_would_refuse(env):
     each listed on stderr with its id."""
     url, data = _archive_with_data(env, "sqlite")
     recs = _lines(data)
-    sub = next(r for r in recs if r["type"] == "submission" and r["status"] == "accepted")
+    visible = {r["id"] for r in recs if r["type"] == "clip" and not r["hidden_at"]}
+    sub = next(r for r in recs if r["type"] == "submission" and r["clip_id"] in visible)
     target = env.migrated("sqlite")
     long_title = [dict(r) for r in recs]
     for r in long_title:
@@ -534,8 +705,13 @@ def migrate_down_with_data(env):
         rows = env.rows(url)
         p = env.run(url, "migrate", "--to", "0")
         eq(p.returncode, 1, "%s: migrate --to 0 without --force" % backend)
-        assert re.search(r"would delete .*clips \(\d+ rows\).*--force", p.stderr), p.stderr
+        assert re.search(r"would delete .*reports \(\d+ rows\).*--force", p.stderr), p.stderr
         eq(env.rows(url), rows, "%s rows after the refused rollback" % backend)
+        p = env.run(url, "migrate", "--to", "2")
+        eq(p.returncode, 1, "%s: migrate --to 2 without --force (moderation records)" % backend)
+        assert re.search(r"would delete moderation_actions \(4 rows\), reports \(4 rows\), clips \(1 values "
+                         r"in column hidden_at\)", p.stderr), p.stderr
+        env.run(url, "migrate", "--to", "2", "--force", check=0)
         eq(env.run(url, "migrate", "--to", "1").returncode, 0, "dropping an index loses no data")
         env.run(url, "migrate", "--to", "0", "--force", check=0)
         tables = set(env.rows(url)) - {"schema_migrations"}
