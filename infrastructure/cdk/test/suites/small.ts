@@ -12,7 +12,7 @@ import Module from 'node:module';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
-import { BASE_CONTEXT, build, containerEnv, defaultTemplates, idByPath, only, resources, ROOT } from '../helpers';
+import { alarmMetrics, BASE_CONTEXT, build, containerEnv, defaultTemplates, ESSENTIAL_ALARMS, idByPath, only, resources, ROOT } from '../helpers';
 
 const small = Template.fromStack(build({ ...BASE_CONTEXT, 'production:profile': 'small' }, false).stages.production!);
 const standard = defaultTemplates().production;
@@ -26,32 +26,6 @@ const task = (tpl: Template, family: string) =>
 const serve = (tpl: Template) => task(tpl, '-serve');
 const migrate = (tpl: Template) => task(tpl, '-migrate');
 const names = (list: { Name: string }[]) => list.map((x) => x.Name).sort();
-
-/** The alarms the small profile keeps (docs/DEPLOYMENT.md, "The small profile"). */
-export const ESSENTIAL_ALARMS = [
-  'database-errors',
-  'database-unreachable',
-  'db-cpu-high',
-  'db-free-storage-low',
-  'deploy-5xx-rate',
-  'deploy-latency-p99-high',
-  'healthy-hosts-below-desired',
-  'service-cpu-high',
-];
-
-/**
- * Alarm metrics as CloudWatch bills them: one per metric an alarm reads (a math expression counts
- * each metric it uses), plus the two alarms each target-tracking scaling policy creates.
- */
-export function alarmMetrics(tpl: Template): number {
-  const own = Object.values(resources(tpl, 'AWS::CloudWatch::Alarm'))
-    .map((a) => (a.Properties.Metrics ? a.Properties.Metrics.filter((m: any) => m.MetricStat).length : 1))
-    .reduce((x, y) => x + y, 0);
-  const tracking = Object.values(resources(tpl, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter(
-    (p) => p.Properties.PolicyType === 'TargetTrackingScaling',
-  ).length;
-  return own + 2 * tracking;
-}
 
 describe('small profile', () => {
   test('no NAT gateway and no private subnets with egress; public + isolated subnets in the two AZs an ALB and RDS need', () => {
