@@ -26,6 +26,9 @@ export const REPOSITORY_NAME = 'timewarp';
 export const PROFILES = ['standard', 'small'] as const;
 export type ProfileName = (typeof PROFILES)[number];
 
+export const ALARM_SETS = ['full', 'essential'] as const;
+export type AlarmSet = (typeof ALARM_SETS)[number];
+
 export interface StageConfig {
   readonly stage: StageName;
   readonly profile: ProfileName;
@@ -91,8 +94,25 @@ export interface StageConfig {
   /** E-mail address subscribed to the alarm topic, when given. */
   readonly alarmEmail?: string;
   readonly logRetentionDays: number;
-  /** Encrypt the CloudWatch log groups and the alarm topic with a customer-managed KMS key. */
+  /**
+   * A customer-managed KMS key ($1/month) for the CloudWatch log groups and the alarm topic.
+   * Without it there is no key at all: the log groups keep CloudWatch's own encryption and the
+   * topic is unencrypted (CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key).
+   */
   readonly encryptLogs: boolean;
+  /** ECS Container Insights on the cluster (about $2-4/month): RunningTaskCount, DesiredTaskCount. */
+  readonly containerInsights: boolean;
+  /**
+   * The service user's database password and SECRET_KEY as SSM Parameter Store SecureStrings
+   * (standard parameters are free) instead of Secrets Manager secrets ($0.40 each); the master
+   * stays in Secrets Manager. Excludes rotation (which needs the service user's secret there).
+   */
+  readonly parameterStoreSecrets: boolean;
+  /**
+   * Which alarms: "full" (every alarm of docs/DEPLOYMENT.md, "Monitoring"), or "essential"
+   * (ten alarm metrics, CloudWatch's always-free allowance: the ones the small profile keeps).
+   */
+  readonly alarms: AlarmSet;
   /** Target of the request-count autoscaling policy, requests per task per minute. */
   readonly requestsPerTargetPerMinute: number;
 }
@@ -123,6 +143,9 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     staticSite: false,
     logRetentionDays: 30,
     encryptLogs: true,
+    containerInsights: true,
+    parameterStoreSecrets: false,
+    alarms: 'full',
     requestsPerTargetPerMinute: 3000,
   },
   production: {
@@ -147,23 +170,34 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     staticSite: false,
     logRetentionDays: 90,
     encryptLogs: true,
+    containerInsights: true,
+    parameterStoreSecrets: false,
+    alarms: 'full',
     requestsPerTargetPerMinute: 3000,
   },
 };
 
 /*
  * What the small profile changes, for either stage. 256 CPU / 512 MiB is Fargate's smallest
- * size (the server needs about 15 MB); desired 1 with room for one more during a deploy.
+ * size (the server needs about 15 MB). One task and no autoscaling: a task carries about
+ * 500 req/s (docs/SCALING.md), far above an MVP's traffic, so a second one would add no capacity
+ * that matters, while its four target-tracking alarms would take CloudWatch's free ten; the
+ * deploy still starts the new task before it stops the old one. -c STAGE:maxCount=2 brings the
+ * CPU and request scaling back (+4 alarm metrics, $0.40/month).
  * Fargate Spot (about 70% off): an interrupted task is replaced by ECS, with a gap of a minute or
  * two for a single task (docs/DEPLOYMENT.md). No WAF: its fixed $11/month is a quarter of the
  * budget; the server's own per-task limits guard the writes (with one task they are exact).
  * Rotation is off by default: its Lambda needs a Secrets Manager endpoint when there is no NAT
- * gateway ($7.30/month for one AZ); -c STAGE:rotation=true adds it.
+ * gateway ($7.30/month for one AZ); -c STAGE:rotation=true adds it (and puts the service user's
+ * credentials back in Secrets Manager, which rotation needs).
+ * Free where the standard profile pays: the service password and SECRET_KEY in Parameter Store,
+ * AWS-managed encryption instead of the $1 key, no Container Insights, and the ten alarm metrics
+ * that matter most (docs/DEPLOYMENT.md, "The small profile").
  */
 export const SMALL_PROFILE: Partial<Defaults> = {
   desiredCount: 1,
   minCount: 1,
-  maxCount: 2,
+  maxCount: 1,
   dbInstanceClass: 't4g.micro',
   dbMaxAllocatedStorageGiB: 50,
   multiAz: false,
@@ -174,6 +208,10 @@ export const SMALL_PROFILE: Partial<Defaults> = {
   fargateSpot: true,
   waf: false,
   rotation: false,
+  encryptLogs: false,
+  containerInsights: false,
+  parameterStoreSecrets: true,
+  alarms: 'essential',
 };
 
 /* Fargate's valid CPU / memory pairs for the sizes this app could use. */
@@ -310,6 +348,18 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     throw new ConfigError('production: fargateSpot is for non-production stages and the small profile only');
   }
 
+  // Rotation needs the service user's credentials in Secrets Manager: asking for rotation moves
+  // them there by default; asking for both explicitly is an error.
+  const rotation = bool(node, stage, 'rotation', d.rotation);
+  const parameterStoreSecrets = bool(node, stage, 'parameterStoreSecrets', d.parameterStoreSecrets && !rotation);
+  if (rotation && parameterStoreSecrets) {
+    throw new ConfigError(`${stage}: rotation needs the service user's secret in Secrets Manager: set parameterStoreSecrets=false or rotation=false`);
+  }
+  const alarms = (str(node, stage, 'alarms') ?? d.alarms) as AlarmSet;
+  if (!(ALARM_SETS as readonly string[]).includes(alarms)) {
+    throw new ConfigError(`context ${stage}:alarms must be one of ${ALARM_SETS.join(', ')}, got ${JSON.stringify(alarms)}`);
+  }
+
   const hostedZoneId = str(node, stage, 'hostedZoneId');
   const hostedZoneName = str(node, stage, 'hostedZoneName');
   if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
@@ -341,7 +391,7 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     singleAz,
     taskCpu,
     taskMemoryMiB,
-    rotation: bool(node, stage, 'rotation', d.rotation),
+    rotation,
     rotationDays: int(node, stage, 'rotationDays', d.rotationDays, 1, 365),
     fargateSpot,
     waf: bool(node, stage, 'waf', d.waf),
@@ -352,6 +402,9 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     alarmEmail: str(node, stage, 'alarmEmail'),
     logRetentionDays: retention(int(node, stage, 'logRetentionDays', d.logRetentionDays, 1, 3653), stage),
     encryptLogs: bool(node, stage, 'encryptLogs', d.encryptLogs),
+    containerInsights: bool(node, stage, 'containerInsights', d.containerInsights),
+    parameterStoreSecrets,
+    alarms,
     requestsPerTargetPerMinute: int(node, stage, 'requestsPerTargetPerMinute', d.requestsPerTargetPerMinute, 10, 1000000),
   };
 }

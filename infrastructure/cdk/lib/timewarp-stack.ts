@@ -47,6 +47,7 @@ import { FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct, IConstruct } from 'constructs';
 import { REPOSITORY_NAME, type StageConfig } from './config';
 import * as T from './timing';
+import { GeneratedParameters } from './generated-parameters';
 import { Waf } from './waf';
 
 export interface TimeWarpStackProps extends StackProps {
@@ -64,7 +65,10 @@ const DB_USER = 'timewarp';
 /**
  * The service's own, limited database user (no DDL): its credentials are the second secret,
  * ServiceDatabaseSecret, rotated with alternating users (timewarp_app <-> timewarp_app_clone).
- * The migrate task creates the role and grants it (it gets DB_SERVICE_USER/DB_SERVICE_PASSWORD).
+ * The migrate task creates the role and grants it (it gets TIMEWARP_DB_SERVICE_ROLE and
+ * TIMEWARP_DB_SERVICE_PASSWORD, the names src/config.c reads).
+ * With parameterStoreSecrets (the small profile) the user is fixed, its password an SSM
+ * SecureString, and it is not rotated.
  */
 export const SERVICE_DB_USER = 'timewarp_app';
 
@@ -82,15 +86,19 @@ export class TimeWarpStack extends Stack {
 
     /* ---------------------------------------------------------------- keys, logs, alarms topic */
 
-    // One customer-managed key per stage for the log groups and the alarm topic.
-    const key = new kms.Key(this, 'Key', {
-      description: `Time Warp ${stage}: CloudWatch Logs and alarm topic`,
-      enableKeyRotation: true,
-      // Kept when the stack goes (logs stay readable), but not after a failed first create:
-      // RetainExceptOnCreate lets that create roll back completely and be run again.
-      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
-    });
-    key.addToResourcePolicy(
+    // One customer-managed key per stage for the log groups and the alarm topic ($1/month), or
+    // (encryptLogs=false, the small profile) none: CloudWatch Logs' own encryption, and an
+    // unencrypted topic, since alarms cannot publish to one under the AWS-managed SNS key.
+    const key = cfg.encryptLogs
+      ? new kms.Key(this, 'Key', {
+          description: `Time Warp ${stage}: CloudWatch Logs and alarm topic`,
+          enableKeyRotation: true,
+          // Kept when the stack goes (logs stay readable), but not after a failed first create:
+          // RetainExceptOnCreate lets that create roll back completely and be run again.
+          removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        })
+      : undefined;
+    key?.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchLogs',
         principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
@@ -101,7 +109,7 @@ export class TimeWarpStack extends Stack {
         },
       }),
     );
-    key.addToResourcePolicy(
+    key?.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublishToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
@@ -109,7 +117,7 @@ export class TimeWarpStack extends Stack {
         resources: ['*'],
       }),
     );
-    const logKey = cfg.encryptLogs ? key : undefined;
+    const logKey = key;
     // Production keeps its logs when the stack is deleted; a failed first create removes them
     // (RetainExceptOnCreate), so a retry does not meet "log group already exists".
     const logRemoval = isProduction ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY;
@@ -255,69 +263,124 @@ export class TimeWarpStack extends Stack {
       'The master (owner) credentials are used only by the one-off migrate task and by the rotation function of the service user; the service never holds them. Rotate by hand (docs/DEPLOYMENT.md).',
     );
 
-    // The second secret: the service's own database user. The rotation function reads the master
-    // secret through the "masterarn" key to create/alter the alternating users.
-    const serviceSecret = new rds.DatabaseSecret(this, 'ServiceDatabaseSecret', {
-      username: SERVICE_DB_USER,
-      masterSecret: dbSecret,
-    });
-    const serviceDbSecret = serviceSecret.attach(db);
-    if (cfg.rotation) {
-      // The rotation function needs the database and the Secrets Manager API: private subnets
-      // behind NAT, or (no NAT) the isolated subnets with a Secrets Manager interface endpoint.
-      let endpoint: ec2.InterfaceVpcEndpoint | undefined;
-      if (publicTasks) {
-        endpoint = vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
-          service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-          subnets: { subnets: [vpc.isolatedSubnets[0]] },
-          privateDnsEnabled: true,
-          open: false,
-        });
-        // With private DNS the tasks reach Secrets Manager through it too.
-        endpoint.connections.allowDefaultPortFrom(serviceSg, 'Secrets Manager from the tasks');
-      }
-      const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
-        vpc,
-        description: 'Time Warp password rotation function: PostgreSQL and the Secrets Manager API',
-        allowAllOutbound: false,
+    // The service user's password and SECRET_KEY: Secrets Manager secrets, or (parameterStoreSecrets,
+    // the small profile) free SSM SecureStrings generated in the account. Either way no value is
+    // in the image, the template or the task definition.
+    let serviceSecret: rds.DatabaseSecret | undefined;
+    let serveSecrets: Record<string, ecs.Secret>;
+    let migrateSecrets: Record<string, ecs.Secret>;
+    const serveEnvironment: Record<string, string> = {};
+    const migrateEnvironment: Record<string, string> = {};
+    let generated: GeneratedParameters | undefined;
+    if (cfg.parameterStoreSecrets) {
+      const passwordName = `/${name}/service-db-password`;
+      const secretKeyName = `/${name}/secret-key`;
+      generated = new GeneratedParameters(this, 'GeneratedParameters', {
+        names: [passwordName, secretKeyName],
+        description: `Time Warp ${stage}: generate the service's database password and SECRET_KEY in Parameter Store`,
+        logRetentionDays: cfg.logRetentionDays,
       });
-      rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
-      db.addRotationMultiUser('ServiceUserRotation', {
-        secret: serviceDbSecret,
-        automaticallyAfter: Duration.days(cfg.rotationDays),
-        vpcSubnets: publicTasks ? { subnets: [vpc.isolatedSubnets[0]] } : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
-        endpoint,
-        securityGroup: rotationSg,
-        // The first rotation waits for the schedule: the role exists only once the migrate task ran.
-        rotateImmediatelyOnUpdate: false,
-      });
+      const servicePassword = ecs.Secret.fromSsmParameter(generated.parameters[passwordName]);
+      const secretKeyParameter = ecs.Secret.fromSsmParameter(generated.parameters[secretKeyName]);
+      // The user name is no secret, and without rotation it never changes.
+      serveSecrets = { DB_PASSWORD: servicePassword, SECRET_KEY: secretKeyParameter };
+      serveEnvironment.DB_USER = SERVICE_DB_USER;
+      migrateSecrets = {
+        DB_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
+        DB_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
+        TIMEWARP_DB_SERVICE_PASSWORD: servicePassword,
+        SECRET_KEY: secretKeyParameter,
+      };
+      migrateEnvironment.TIMEWARP_DB_SERVICE_ROLE = SERVICE_DB_USER;
+      new CfnOutput(this, 'ServiceDatabasePasswordParameter', { value: passwordName, description: `SSM SecureString: password of the service's database user (${SERVICE_DB_USER})` });
+      new CfnOutput(this, 'SecretKeyParameter', { value: secretKeyName, description: 'SSM SecureString: SECRET_KEY' });
     } else {
-      ack(
-        serviceSecret,
-        'SMG4',
-        `Rotation is off for ${stage} (context rotation=false, the small profile's default: without a NAT gateway it needs a $7.30/month endpoint); rotate by hand as docs/DEPLOYMENT.md says.`,
-      );
-    }
+      // The second secret: the service's own database user. The rotation function reads the master
+      // secret through the "masterarn" key to create/alter the alternating users.
+      serviceSecret = new rds.DatabaseSecret(this, 'ServiceDatabaseSecret', {
+        username: SERVICE_DB_USER,
+        masterSecret: dbSecret,
+      });
+      const serviceDbSecret = serviceSecret.attach(db);
+      if (cfg.rotation) {
+        // The rotation function needs the database and the Secrets Manager API: private subnets
+        // behind NAT, or (no NAT) the isolated subnets with a Secrets Manager interface endpoint.
+        let endpoint: ec2.InterfaceVpcEndpoint | undefined;
+        if (publicTasks) {
+          endpoint = vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
+            service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            subnets: { subnets: [vpc.isolatedSubnets[0]] },
+            privateDnsEnabled: true,
+            open: false,
+          });
+          // With private DNS the tasks reach Secrets Manager through it too.
+          endpoint.connections.allowDefaultPortFrom(serviceSg, 'Secrets Manager from the tasks');
+        }
+        const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+          vpc,
+          description: 'Time Warp password rotation function: PostgreSQL and the Secrets Manager API',
+          allowAllOutbound: false,
+        });
+        rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'Secrets Manager API');
+        db.addRotationMultiUser('ServiceUserRotation', {
+          secret: serviceDbSecret,
+          automaticallyAfter: Duration.days(cfg.rotationDays),
+          vpcSubnets: publicTasks ? { subnets: [vpc.isolatedSubnets[0]] } : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+          endpoint,
+          securityGroup: rotationSg,
+          // The first rotation waits for the schedule: the role exists only once the migrate task ran.
+          rotateImmediatelyOnUpdate: false,
+        });
+      } else {
+        ack(
+          serviceSecret,
+          'SMG4',
+          `Rotation is off for ${stage} (context rotation=false, the small profile's default: without a NAT gateway it needs a $7.30/month endpoint); rotate by hand as docs/DEPLOYMENT.md says.`,
+        );
+      }
 
-    // SECRET_KEY signs pagination cursors; generated once, never in the image or the template.
-    const secretKey = new secretsmanager.Secret(this, 'SecretKey', {
-      description: 'Time Warp SECRET_KEY (signs pagination cursors)',
-      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-    });
-    ack(
-      secretKey,
-      'SMG4',
-      'Rotating SECRET_KEY invalidates every cursor a client holds; it is rotated by hand, with a forced new deployment, when needed (docs/DEPLOYMENT.md).',
-    );
+      // SECRET_KEY signs pagination cursors; generated once, never in the image or the template.
+      const secretKey = new secretsmanager.Secret(this, 'SecretKey', {
+        description: 'Time Warp SECRET_KEY (signs pagination cursors)',
+        generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      });
+      ack(
+        secretKey,
+        'SMG4',
+        'Rotating SECRET_KEY invalidates every cursor a client holds; it is rotated by hand, with a forced new deployment, when needed (docs/DEPLOYMENT.md).',
+      );
+      // The service connects as its own limited user; the migrate task as the owner (master),
+      // and it gets the service user's credentials to create and grant that role.
+      serveSecrets = {
+        DB_USER: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
+        DB_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
+        SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
+      };
+      migrateSecrets = {
+        DB_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
+        DB_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
+        TIMEWARP_DB_SERVICE_ROLE: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
+        TIMEWARP_DB_SERVICE_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
+        SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
+      };
+    }
 
     /* ---------------------------------------------------------------- ECS: cluster, roles, tasks */
 
     const cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       clusterName: name,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      // Off in the small profile: its per-task metrics cost more than the rest of CloudWatch here.
+      containerInsightsV2: cfg.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
       enableFargateCapacityProviders: true,
     });
+    if (!cfg.containerInsights) {
+      ack(
+        cluster,
+        'ECS4',
+        `Container Insights is off for ${stage} (containerInsights=false, the small profile: about $2/month of per-task metrics); the alarms read the ALB's HealthyHostCount and the service's own CPU metric instead (docs/DEPLOYMENT.md).`,
+      );
+    }
 
     // Confused-deputy guard: only ECS tasks of this account may assume the roles.
     const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com').withConditions({
@@ -361,20 +424,6 @@ export class TimeWarpStack extends Stack {
       // below count in minutes.
       TIMEWARP_METRICS_INTERVAL: String(T.METRICS_INTERVAL_SECONDS),
     };
-    // The service connects as its own limited user; the migrate task as the owner (master),
-    // and it gets the service user's credentials to create and grant that role.
-    const serveSecrets: Record<string, ecs.Secret> = {
-      DB_USER: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
-      DB_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
-      SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
-    };
-    const migrateSecrets: Record<string, ecs.Secret> = {
-      DB_USER: ecs.Secret.fromSecretsManager(dbSecret, 'username'),
-      DB_PASSWORD: ecs.Secret.fromSecretsManager(dbSecret, 'password'),
-      DB_SERVICE_USER: ecs.Secret.fromSecretsManager(serviceDbSecret, 'username'),
-      DB_SERVICE_PASSWORD: ecs.Secret.fromSecretsManager(serviceDbSecret, 'password'),
-      SECRET_KEY: ecs.Secret.fromSecretsManager(secretKey),
-    };
     // Fargate's default soft limit of 1024 open files is below TIMEWARP_MAX_CONNECTIONS (1000)
     // plus database connections and log files.
     const ulimits: ecs.Ulimit[] = [{ name: ecs.UlimitName.NOFILE, softLimit: 8192, hardLimit: 65535 }];
@@ -399,7 +448,7 @@ export class TimeWarpStack extends Stack {
       containerName: CONTAINER_NAME,
       image,
       command: ['serve'],
-      environment,
+      environment: { ...environment, ...serveEnvironment },
       secrets: serveSecrets,
       portMappings: [{ containerPort: T.CONTAINER_PORT, protocol: ecs.Protocol.TCP, name: 'http' }],
       readonlyRootFilesystem: true,
@@ -433,7 +482,7 @@ export class TimeWarpStack extends Stack {
       image,
       // One-off: `timewarp migrate`; a rollback overrides it with ["migrate", "--to", "N"].
       command: ['migrate'],
-      environment,
+      environment: { ...environment, ...migrateEnvironment },
       secrets: migrateSecrets,
       readonlyRootFilesystem: true,
       user: '10001:10001',
@@ -443,11 +492,15 @@ export class TimeWarpStack extends Stack {
       logging: logging('migrate'),
     });
 
+    // No task may start before its parameters exist.
+    if (generated) for (const td of [serveTask, migrateTask]) td.node.addDependency(generated.resource);
     for (const td of [serveTask, migrateTask]) {
       ack(
         td,
         'ECS2',
-        'The environment holds only non-secret settings (stage, database host/port/name, allowed host, timeouts); DB_USER, DB_PASSWORD and SECRET_KEY come from Secrets Manager as ECS secrets.',
+        cfg.parameterStoreSecrets
+          ? 'The environment holds only non-secret settings (stage, database host/port/name, allowed host, timeouts, the fixed name of the service user); the passwords and SECRET_KEY are ECS secrets from Secrets Manager (master) and SSM SecureStrings.'
+          : 'The environment holds only non-secret settings (stage, database host/port/name, allowed host, timeouts); DB_USER, DB_PASSWORD and SECRET_KEY come from Secrets Manager as ECS secrets.',
       );
     }
     ack(
@@ -594,23 +647,31 @@ export class TimeWarpStack extends Stack {
       );
     }
 
-    const scaling = service.autoScaleTaskCount({ minCapacity: cfg.minCount, maxCapacity: cfg.maxCount });
-    scaling.scaleOnCpuUtilization('CpuScaling', {
-      targetUtilizationPercent: 60,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.seconds(300),
-    });
-    // With several target-tracking policies, ECS scales out when any asks and in only when all agree.
-    // (With blue/green, this follows the primary target group; CPU scaling covers the swap.)
-    scaling.scaleOnRequestCount('RequestScaling', {
-      requestsPerTarget: cfg.requestsPerTargetPerMinute,
-      targetGroup,
-      scaleOutCooldown: Duration.seconds(60),
-      scaleInCooldown: Duration.seconds(300),
-    });
+    // Autoscaling only where there is room to scale (not the small profile's fixed single task).
+    // Each target-tracking policy creates two CloudWatch alarms of its own (high and low).
+    if (cfg.maxCount > Math.max(cfg.minCount, 1)) {
+      const scaling = service.autoScaleTaskCount({ minCapacity: cfg.minCount, maxCapacity: cfg.maxCount });
+      scaling.scaleOnCpuUtilization('CpuScaling', {
+        targetUtilizationPercent: 60,
+        scaleOutCooldown: Duration.seconds(60),
+        scaleInCooldown: Duration.seconds(300),
+      });
+      // With several target-tracking policies, ECS scales out when any asks and in only when all agree.
+      // (With blue/green, this follows the primary target group; CPU scaling covers the swap.)
+      scaling.scaleOnRequestCount('RequestScaling', {
+        requestsPerTarget: cfg.requestsPerTargetPerMinute,
+        targetGroup,
+        scaleOutCooldown: Duration.seconds(60),
+        scaleInCooldown: Duration.seconds(300),
+      });
+    }
 
     /* ---------------------------------------------------------------- alarms */
 
+    // alarms=essential (the small profile) keeps the ten alarm metrics CloudWatch gives for free:
+    // a task serving, the database reachable and error-free, 5xx and latency (the deployment
+    // alarms, which page as well), task and database CPU, database storage.
+    const full = cfg.alarms === 'full';
     const alarm = (id: string, props: cloudwatch.AlarmProps) => {
       const a = new cloudwatch.Alarm(this, id, props);
       a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
@@ -644,7 +705,7 @@ export class TimeWarpStack extends Stack {
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
     });
-    alarm('ServiceMemoryHigh', {
+    if (full) alarm('ServiceMemoryHigh', {
       alarmName: `${name}-service-memory-high`,
       alarmDescription: 'Service memory above 80% for 3 of 5 minutes',
       metric: service.metricMemoryUtilization({ period: minute, statistic: 'Average' }),
@@ -653,7 +714,7 @@ export class TimeWarpStack extends Stack {
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
     });
-    alarm('UnhealthyTargets', {
+    if (full) alarm('UnhealthyTargets', {
       alarmName: `${name}-unhealthy-targets`,
       alarmDescription: `At least one target failed its ${T.HEALTH_CHECK_PATH} check for 3 minutes`,
       metric: targetGroup.metrics.unhealthyHostCount({ period: minute, statistic: 'Maximum' }),
@@ -663,14 +724,18 @@ export class TimeWarpStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     // UnHealthyHostCount reads 0 when there is no task at all: these two compare with what
-    // ECS wants instead. A missing metric counts as 0 (FILL), so "no task" alarms too.
+    // ECS wants instead. A missing metric counts as 0 (FILL), so "no task" alarms too. Without
+    // Container Insights there is no DesiredTaskCount: the floor, minCount, stands in (exact for
+    // the small profile's fixed task count).
     alarm('HealthyHostsBelowDesired', {
       alarmName: `${name}-healthy-hosts-below-desired`,
-      alarmDescription: 'Fewer healthy targets than desired tasks for 5 minutes (a deploy or scale-out takes about 1)',
+      alarmDescription: cfg.containerInsights
+        ? 'Fewer healthy targets than desired tasks for 5 minutes (a deploy or scale-out takes about 1)'
+        : `Fewer healthy targets than minCount (${cfg.minCount}) for 5 minutes (a deploy or a Spot replacement takes about 1)`,
       metric: new cloudwatch.MathExpression({
         label: 'desired - healthy',
-        expression: `FILL(desired, ${cfg.minCount}) - FILL(healthy, 0)`,
-        usingMetrics: { desired: desiredTasks, healthy: healthyHosts },
+        expression: cfg.containerInsights ? `FILL(desired, ${cfg.minCount}) - FILL(healthy, 0)` : `${cfg.minCount} - FILL(healthy, 0)`,
+        usingMetrics: cfg.containerInsights ? { desired: desiredTasks, healthy: healthyHosts } : { healthy: healthyHosts },
         period: minute,
       }),
       threshold: 1,
@@ -678,7 +743,7 @@ export class TimeWarpStack extends Stack {
       evaluationPeriods: 5,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    alarm('RunningTasksBelowDesired', {
+    if (cfg.containerInsights) alarm('RunningTasksBelowDesired', {
       alarmName: `${name}-running-tasks-below-desired`,
       alarmDescription: 'Fewer running tasks than desired for 5 minutes',
       metric: new cloudwatch.MathExpression({
@@ -724,7 +789,7 @@ export class TimeWarpStack extends Stack {
         },
         period,
       });
-    alarm('Alb5xxRate', {
+    if (full) alarm('Alb5xxRate', {
       alarmName: `${name}-alb-5xx-rate`,
       alarmDescription: 'More than 5% of requests answered 5xx (by the ALB or the tasks) in 2 of 3 five-minute periods',
       metric: fiveXxRate(fiveMinutes),
@@ -734,7 +799,7 @@ export class TimeWarpStack extends Stack {
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm('TargetLatencyHigh', {
+    if (full) alarm('TargetLatencyHigh', {
       alarmName: `${name}-target-latency-p95-high`,
       alarmDescription: 'p95 target response time above 1 s for 3 five-minute periods',
       metric: alb.metrics.targetResponseTime({ period: fiveMinutes, statistic: 'p95' }),
@@ -743,7 +808,7 @@ export class TimeWarpStack extends Stack {
       evaluationPeriods: 3,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm('DatabaseConnectionsHigh', {
+    if (full) alarm('DatabaseConnectionsHigh', {
       alarmName: `${name}-db-connections-high`,
       alarmDescription: 'Database connections above 80% of max_connections for this instance class',
       metric: db.metricDatabaseConnections({ period: fiveMinutes, statistic: 'Maximum' }),
@@ -774,7 +839,7 @@ export class TimeWarpStack extends Stack {
     // periods, so that a bad release is caught within minutes.
     const deploy5xx = alarm('Deploy5xxRate', {
       alarmName: `${name}-deploy-5xx-rate`,
-      alarmDescription: 'Deployment guard: more than 5% of requests answered 5xx in 3 consecutive minutes',
+      alarmDescription: `${full ? 'Deployment guard' : 'Deployment guard and the 5xx page'}: more than 5% of requests answered 5xx in 3 consecutive minutes`,
       metric: fiveXxRate(minute),
       threshold: 5,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -783,7 +848,7 @@ export class TimeWarpStack extends Stack {
     });
     const deployLatency = alarm('DeployLatencyHigh', {
       alarmName: `${name}-deploy-latency-p99-high`,
-      alarmDescription: 'Deployment guard: p99 target response time above 2 s in 3 consecutive minutes',
+      alarmDescription: `${full ? 'Deployment guard' : 'Deployment guard and the latency page'}: p99 target response time above 2 s in 3 consecutive minutes`,
       metric: alb.metrics.targetResponseTime({ period: minute, statistic: 'p99' }),
       threshold: 2,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -829,8 +894,9 @@ export class TimeWarpStack extends Stack {
           ]),
           widget('Tasks and healthy hosts', [
             healthyHosts.with({ label: 'healthy hosts' }),
-            runningTasks.with({ label: 'running tasks' }),
-            desiredTasks.with({ label: 'desired tasks' }),
+            ...(cfg.containerInsights
+              ? [runningTasks.with({ label: 'running tasks' }), desiredTasks.with({ label: 'desired tasks' })]
+              : []),
           ]),
         ],
         [
@@ -915,7 +981,7 @@ export class TimeWarpStack extends Stack {
           detail: {
             eventSource: ['secretsmanager.amazonaws.com'],
             eventName: ['RotationSucceeded'],
-            additionalEventData: { SecretId: [serviceSecret.secretArn] },
+            additionalEventData: { SecretId: [serviceSecret!.secretArn] },
           },
         },
         targets: [new eventsTargets.LambdaFunction(redeploy, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
@@ -990,7 +1056,7 @@ export class TimeWarpStack extends Stack {
     out('DomainName', cfg.domainName, 'Public name of the API');
     out('LogGroupName', appLogGroup.logGroupName, 'Container logs (streams serve/... and migrate/...)');
     out('DatabaseSecretArn', dbSecret.secretArn, 'Master (owner) database credentials: the migrate task');
-    out('ServiceDatabaseSecretArn', serviceSecret.secretArn, `Credentials of the service's own database user (${SERVICE_DB_USER})`);
+    if (serviceSecret) out('ServiceDatabaseSecretArn', serviceSecret.secretArn, `Credentials of the service's own database user (${SERVICE_DB_USER})`);
     out('DashboardName', name, 'CloudWatch dashboard of this stage');
     out('MetricsServiceDimension', cfg.serviceName, 'Dimension "Service" of the TimeWarp metrics of this stage');
     out('AlarmTopicArn', alarmTopic.topicArn, 'Subscribe on-call addresses here');

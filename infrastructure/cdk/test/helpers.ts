@@ -110,3 +110,29 @@ export function containerEnv(container: any): Record<string, unknown> {
 }
 
 export const STAGE_NAMES = ['staging', 'production'] as const;
+
+/** The alarms the small profile keeps (docs/DEPLOYMENT.md, "The small profile"). */
+export const ESSENTIAL_ALARMS = [
+  'database-errors',
+  'database-unreachable',
+  'db-cpu-high',
+  'db-free-storage-low',
+  'deploy-5xx-rate',
+  'deploy-latency-p99-high',
+  'healthy-hosts-below-desired',
+  'service-cpu-high',
+];
+
+/**
+ * Alarm metrics as CloudWatch bills them: one per metric an alarm reads (a math expression counts
+ * each metric it uses), plus the two alarms each target-tracking scaling policy creates.
+ */
+export function alarmMetrics(tpl: Template): number {
+  const own = Object.values(resources(tpl, 'AWS::CloudWatch::Alarm'))
+    .map((a) => (a.Properties.Metrics ? a.Properties.Metrics.filter((m: any) => m.MetricStat).length : 1))
+    .reduce((x, y) => x + y, 0);
+  const tracking = Object.values(resources(tpl, 'AWS::ApplicationAutoScaling::ScalingPolicy')).filter(
+    (p) => p.Properties.PolicyType === 'TargetTrackingScaling',
+  ).length;
+  return own + 2 * tracking;
+}

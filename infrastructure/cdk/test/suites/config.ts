@@ -53,11 +53,15 @@ describe('configuration', () => {
     Template.fromStack(built.stages.production!).resourceCountIs('AWS::EC2::NatGateway', 1);
   });
 
-  test('log encryption can be switched off; the alarm topic stays encrypted', () => {
+  test('encryptLogs=false: no customer-managed key at all; logs under CloudWatch\'s own encryption; the topic TLS-only', () => {
     const built = build({ ...BASE_CONTEXT, encryptLogs: 'false' }, false);
     const tpl = Template.fromStack(built.stages.staging!);
     for (const g of Object.values(tpl.findResources('AWS::Logs::LogGroup'))) assert.equal(g.Properties.KmsKeyId, undefined);
-    assert.ok(only(tpl, 'AWS::SNS::Topic').props.KmsMasterKeyId);
+    tpl.resourceCountIs('AWS::KMS::Key', 0);
+    // alarms cannot publish to a topic under the AWS-managed SNS key: no key rather than a broken one
+    assert.equal(only(tpl, 'AWS::SNS::Topic').props.KmsMasterKeyId, undefined);
+    const policy = JSON.stringify(only(tpl, 'AWS::SNS::TopicPolicy').props);
+    assert.match(policy, /aws:SecureTransport/);
   });
 
   const errors: [string, Record<string, unknown>, RegExp][] = [

@@ -40,7 +40,7 @@ function acknowledgements(root: IConstruct): Ack[] {
   return out;
 }
 
-const variants = { default: BASE_CONTEXT, 'all options': ALL_OPTIONS_CONTEXT };
+const variants = { default: BASE_CONTEXT, 'all options': ALL_OPTIONS_CONTEXT, 'small profile': { ...BASE_CONTEXT, profile: 'small' } };
 const used = new Set<string>();
 const allAcks = new Map<string, Ack>();
 

@@ -1,8 +1,10 @@
 /* ECS: cluster, the serve and migrate task definitions, the service, autoscaling and IAM. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as T from '../../lib/timing';
-import { containerEnv, defaultTemplates, idByPath, only, resources, STAGE_NAMES } from '../helpers';
+import { containerEnv, defaultTemplates, idByPath, only, REPO_ROOT, resources, STAGE_NAMES } from '../helpers';
 
 const t = defaultTemplates();
 
@@ -129,13 +131,22 @@ describe('ECS', () => {
       assert.deepEqual(migrateC.Secrets, [
         { Name: 'DB_USER', ValueFrom: from(master, 'username') },
         { Name: 'DB_PASSWORD', ValueFrom: from(master, 'password') },
-        { Name: 'DB_SERVICE_USER', ValueFrom: from(serviceUser, 'username') },
-        { Name: 'DB_SERVICE_PASSWORD', ValueFrom: from(serviceUser, 'password') },
+        { Name: 'TIMEWARP_DB_SERVICE_ROLE', ValueFrom: from(serviceUser, 'username') },
+        { Name: 'TIMEWARP_DB_SERVICE_PASSWORD', ValueFrom: from(serviceUser, 'password') },
         { Name: 'SECRET_KEY', ValueFrom: { Ref: secretKey } },
       ]);
       const generated = (resources(tpl, 'AWS::SecretsManager::Secret') as any)[secretKey].Properties.GenerateSecretString;
       assert.ok(generated.PasswordLength >= 32, 'SECRET_KEY has at least the 32 characters production requires');
       assert.equal(generated.ExcludePunctuation, true);
+    });
+
+    test(`${stage}: every variable the tasks get is one the server reads (src/config.c)`, () => {
+      const config = readFileSync(join(REPO_ROOT, 'src', 'config.c'), 'utf8');
+      for (const c of [serveC, migrateC]) {
+        for (const v of [...(c.Secrets ?? []), ...(c.Environment ?? [])].map((x: any) => x.Name)) {
+          assert.ok(config.includes(`"${v}"`), `${c.Name}/${v} is read by src/config.c`);
+        }
+      }
     });
 
     test(`${stage}: image from the shared ECR repository at the given tag`, () => {
