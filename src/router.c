@@ -13,11 +13,11 @@ struct route {
 static const struct route routes[] = {
     {"/contributors", "POST", api_contributors_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
     {"/submissions", "POST", api_submissions_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
-    {"/submissions/{id}", "GET", api_submissions_get, ROUTE_DATABASE},
-    {"/clips", "GET", api_clips_list, ROUTE_DATABASE},
-    {"/clips/{id}", "GET", api_clips_get, ROUTE_DATABASE},
-    {"/clips/{id}/neighbors", "GET", api_clips_neighbors, ROUTE_DATABASE},
-    {"/calendar", "GET", api_calendar, ROUTE_DATABASE},
+    {"/submissions/{id}", "GET", api_submissions_get, ROUTE_DATABASE | ROUTE_READ},
+    {"/clips", "GET", api_clips_list, ROUTE_DATABASE | ROUTE_READ},
+    {"/clips/{id}", "GET", api_clips_get, ROUTE_DATABASE | ROUTE_READ},
+    {"/clips/{id}/neighbors", "GET", api_clips_neighbors, ROUTE_DATABASE | ROUTE_READ},
+    {"/calendar", "GET", api_calendar, ROUTE_DATABASE | ROUTE_READ},
     {"/clips/{id}/reports", "POST", api_reports_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
     /* Operators (api/admin.c): 404 unless TIMEWARP_ADMIN_TOKENS names at least one. */
     {"/admin/reports", "GET", api_admin_reports, ROUTE_DATABASE},

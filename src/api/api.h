@@ -29,6 +29,8 @@ struct request {
     const char *request_id;   /* for error log lines */
     const char *client_ip;    /* resolved through TIMEWARP_TRUSTED_PROXIES (rate limits, logs) */
     const char *authorization; /* the Authorization header, or NULL */
+    bool first_try;           /* a short try on the I/O thread: a store failure is not logged,
+                               * the request is then run again by a database worker */
 };
 
 /* Headers a handler adds beyond the ones every response carries (Retry-After,
@@ -74,6 +76,9 @@ void api_clips_neighbors(const struct request *req, struct response *res);
 void api_calendar(const struct request *req, struct response *res);
 void api_health(const struct request *req, struct response *res);
 void api_health_live(const struct request *req, struct response *res);
+/* Answers /health/ from a recent successful check without the database; false if there is
+ * none (then api_health runs on a database worker). */
+bool api_health_from_cache(const struct request *req, struct response *res);
 void api_reports_create(const struct request *req, struct response *res);
 void api_admin_reports(const struct request *req, struct response *res);
 void api_admin_hide(const struct request *req, struct response *res);

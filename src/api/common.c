@@ -44,6 +44,10 @@ void api_add_header(struct response *res, const char *name, const char *fmt, ...
 
 void api_store_failure(const struct request *req, struct response *res, enum store_status rc)
 {
+    if (req->first_try) { /* not an outcome: a worker answers this request */
+        api_error(res, 503, "SERVICE_UNAVAILABLE", "The database is unavailable; try again shortly.", NULL);
+        return;
+    }
     const char *why = req->store ? store_last_error(req->store) : "no database connection";
     char fields[200];
     snprintf(fields, sizeof fields, ",\"request_id\":\"%s\"", req->request_id ? req->request_id : "");

@@ -32,9 +32,24 @@ static bool database_ok(const struct request *req)
     return ok;
 }
 
+static void render(const struct request *req, struct response *res, bool db_ok);
+
 void api_health(const struct request *req, struct response *res)
 {
-    bool db_ok = database_ok(req);
+    render(req, res, database_ok(req));
+}
+
+bool api_health_from_cache(const struct request *req, struct response *res)
+{
+    long long last = atomic_load_explicit(&last_ok_us, memory_order_relaxed);
+    if (!last || now_us() - last >= HEALTH_CACHE_US)
+        return false;
+    render(req, res, true);
+    return true;
+}
+
+static void render(const struct request *req, struct response *res, bool db_ok)
+{
     struct jw *w = &res->body;
     if (db_ok && !req->draining) {
         res->status = 200;

@@ -17,6 +17,12 @@
 #include <strings.h>
 #include <sys/random.h>
 
+/* On SQLite a read is first tried on the I/O thread, bounded to this: a local file in WAL
+ * mode answers reads without waiting for writers, and a hand-off to a worker cost more than
+ * the read (docs/DECISIONS.md). A read that would wait longer (a lock, a slow statement, a
+ * file error) is run again, from the start, by a database worker within the full budget. */
+#define FIRST_TRY_US 20000
+
 /* A call a little past its deadline is answered here: the workers end theirs at the
  * deadline, so this only fires when a worker is stuck where no deadline reaches. */
 #define DEADLINE_GRACE_US 500000
@@ -199,6 +205,37 @@ void exchange_check_deadline(struct conn *c, int64_t now_us)
     response_send_error(c, 503, "The database is unavailable; try again shortly.", false);
 }
 
+/* The short first try of a read (FIRST_TRY_US); false when a worker must answer instead. */
+static bool read_on_this_thread(struct conn *c, const struct route_match *m, const char *query)
+{
+    struct loop *l = c->loop;
+    if (!l->reader) {
+        char err[512];
+        l->reader = store_open(cfg, err, sizeof err);
+        if (!l->reader)
+            return false;
+    }
+    char *q = strdup(query ? query : "");
+    if (!q)
+        return false;
+    struct request req = {.method = c->ex.method, .id = m->has_id ? m->id : NULL, .config = cfg,
+                          .request_id = c->ex.request_id, .client_ip = c->ex.client_ip,
+                          .store = l->reader, .first_try = true};
+    http_parse_query(q, &req);
+    struct response res = {0};
+    store_set_deadline(l->reader, dbio_now_us() + FIRST_TRY_US);
+    m->handler(&req, &res);
+    free(q);
+    if (res.status == 503) {
+        jw_free(&res.body);
+        return false;
+    }
+    if (res.status == 0)
+        api_error(&res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
+    response_send_api(c, &res, false);
+    return true;
+}
+
 /* content_type and authorization point into the head, which moves to the call with them. */
 static void hand_to_database(struct conn *c, api_handler handler, const struct route_match *m,
                              char *body, size_t body_len, const char *query,
@@ -308,6 +345,8 @@ void exchange_dispatch(struct conn *c, char *body, size_t body_len)
         response_send_api(c, &res, false);
         return;
     }
+    if ((m.flags & ROUTE_READ) && cfg->engine == DB_SQLITE && read_on_this_thread(c, &m, query))
+        return;
     const char *content_type = header(ex, "Content-Type");
     if ((m.flags & ROUTE_JSON_BODY) && body_len > 0 &&
         (!content_type || !body_is_json_content_type(content_type))) {
@@ -315,11 +354,13 @@ void exchange_dispatch(struct conn *c, char *body, size_t body_len)
                             false);
         return;
     }
-    if (!(m.flags & ROUTE_DATABASE)) {
-        struct request req = {.method = ex->method, .config = cfg, .draining = exchange_draining(),
-                              .request_id = ex->request_id, .client_ip = ex->client_ip};
-        struct response res = {0};
-        m.handler(&req, &res);
+    struct request req = {.method = ex->method, .config = cfg, .draining = exchange_draining(),
+                          .request_id = ex->request_id, .client_ip = ex->client_ip};
+    struct response res = {0};
+    /* A health probe within the last check's validity needs no trip to a worker. */
+    if (!(m.flags & ROUTE_DATABASE) || (m.handler == api_health && api_health_from_cache(&req, &res))) {
+        if (!res.status)
+            m.handler(&req, &res);
         response_send_api(c, &res, false);
         return;
     }

@@ -117,6 +117,7 @@ static void *loop_main(void *arg)
             else if (!((struct conn *)p)->closed)
                 conn_on_event(p, events[i].events);
         }
+        dbio_flush(); /* the requests this round handed to the database workers */
         now = now_us();
         if (now >= next_sweep) {
             for (struct conn *c = l->conns, *next; c; c = next) {
@@ -164,6 +165,8 @@ void loop_stop(struct loop *l)
     while (l->conns)
         conn_close(l->conns);
     conn_free_closed(l);
+    store_close(l->reader);
+    l->reader = NULL;
     close(l->epfd);
     close(l->wakefd);
     pthread_mutex_destroy(&l->done_lock);

@@ -10,12 +10,14 @@
 
 struct conn;
 struct dbio_task;
+struct store;
 
 struct loop {
     int epfd, wakefd, listen_fd;
     pthread_t thread;
     struct conn *conns;          /* every connection of this thread (a list) */
     struct conn *closed;         /* closed this round, freed at its end */
+    struct store *reader;        /* SQLite only: this thread's connection for short reads */
     pthread_mutex_t done_lock;
     struct dbio_task *done;      /* finished database calls, handed over by workers */
     atomic_bool stop;

@@ -25,8 +25,10 @@ struct dbio_task {
 };
 
 bool dbio_start(const struct config *c);
-/* Queues t; false when the queue is full (answer 503 at once) or the pool is stopped. */
+/* Queues t; false when the queue is full (answer 503 at once) or the pool is stopped. The
+ * task waits for dbio_flush, which the submitting thread calls once per round of events. */
 bool dbio_submit(struct dbio_task *t);
+void dbio_flush(void);
 /* Finishes queued tasks (each still gets done()), stops the workers, closes connections. */
 void dbio_stop(void);
 /* Whether the database answered the last time anyone tried (for metrics). */
