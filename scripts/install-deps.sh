@@ -4,7 +4,7 @@
 #   install-deps.sh test    plus what `make test` needs (PostgreSQL, test tools, node)
 set -eu
 BUILD="build-essential pkg-config libjansson-dev libsqlite3-dev libpq-dev libssl-dev curl"
-TEST="$BUILD libcmocka-dev postgresql python3 python3-yaml python3-jsonschema nodejs clang libclang-rt-14-dev chromium haproxy wrk" jq
+TEST="$BUILD libcmocka-dev postgresql python3 python3-yaml python3-jsonschema nodejs clang libclang-rt-14-dev chromium haproxy wrk jq"
 case "${1:-build}" in
   build) want="$BUILD" ;;
   test) want="$TEST" ;;
