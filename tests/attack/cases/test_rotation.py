@@ -102,7 +102,7 @@ def test_rotation_alternating_users_no_failed_request(ctx):
     fport = free_port()
     cfg = os.path.join(work, "haproxy.cfg")
     with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=ports["a"], bport=ports["b"]))
+        f.write(HAPROXY_CFG.format(sock=sock, fport=fport, aport=ports["a"], bport=ports["b"], check="/health/"))
     hlog = open(os.path.join(work, "haproxy.log"), "wb")
     hp = ctx.popen([haproxy, "-f", cfg, "-db"], stdout=hlog, stderr=subprocess.STDOUT)
     assert wait_until(lambda: hp.poll() is None and server_status(sock, "a") == "UP" and server_status(sock, "b") == "UP",
