@@ -155,6 +155,9 @@ test('the operator page: token once, open reports oldest first, play, Hide, Dism
   await cardA.getByLabel('Reason (for the audit trail)').fill('Not live music');
   await cardA.getByRole('button', { name: 'Hide clip Operator test A' }).click();
   await cardA.waitFor({ state: 'detached' });
+  // The page moves focus to the queue's heading once the queue and the audit trail have
+  // reloaded; wait for that, or a key pressed meanwhile lands wherever focus is taken from.
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'queue-title');
   assert.equal((await getJson(`/clips/${a.clipId}`)).status, 410, 'the hidden clip is gone');
 
   // B's report dismissed with the keyboard.
@@ -162,6 +165,7 @@ test('the operator page: token once, open reports oldest first, play, Hide, Dism
   await dismissB.focus();
   await page.keyboard.press('Enter');
   await clipCard(page, 'Operator test B').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'queue-title');
   assert.equal((await getJson(`/clips/${b.clipId}`)).status, 200, 'a dismissed report leaves the clip');
 
   // The audit trail shows both actions with the operator's name.
