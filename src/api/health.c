@@ -7,6 +7,7 @@
  * while an outage still shows within that time. A failed check is never reused, so
  * recovery shows on the very next probe. */
 #include "api/api.h"
+#include "clock.h"
 
 #include <stdatomic.h>
 #include <time.h>
@@ -15,16 +16,9 @@
 
 static atomic_llong last_ok_us; /* monotonic time of the last successful ping; 0 = none */
 
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool database_ok(const struct request *req)
 {
-    long long now = now_us(), last = atomic_load_explicit(&last_ok_us, memory_order_relaxed);
+    long long now = monotonic_us(), last = atomic_load_explicit(&last_ok_us, memory_order_relaxed);
     if (last && now - last < HEALTH_CACHE_US)
         return true;
     bool ok = req->store && store_ping(req->store) == STORE_OK;
@@ -42,7 +36,7 @@ void api_health(const struct request *req, struct response *res)
 bool api_health_from_cache(const struct request *req, struct response *res)
 {
     long long last = atomic_load_explicit(&last_ok_us, memory_order_relaxed);
-    if (!last || now_us() - last >= HEALTH_CACHE_US)
+    if (!last || monotonic_us() - last >= HEALTH_CACHE_US)
         return false;
     render(req, res, true);
     return true;

@@ -1,5 +1,6 @@
 /* The connection state machine (see connection.h). */
 #include "http/connection.h"
+#include "clock.h"
 #include "http/access_log.h"
 #include "http/exchange.h"
 #include "http/loop.h"
@@ -38,13 +39,6 @@ void conn_configure(const struct config *c) { cfg = c; }
 bool conn_shutting_down(void) { return atomic_load(&shutting_down); }
 void conn_set_shutting_down(void) { atomic_store(&shutting_down, true); }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void process(struct conn *c);
 
 void conn_accept(struct loop *loop, int fd, const char *peer)
@@ -57,7 +51,7 @@ void conn_accept(struct loop *loop, int fd, const char *peer)
     c->fd = fd;
     c->loop = loop;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
-    c->last_io_us = now_us();
+    c->last_io_us = monotonic_us();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         close(fd);
@@ -90,7 +84,7 @@ static void end_exchange(struct conn *c, bool completed)
     if (c->ex.in_flight || c->ex.status) { /* a request was read, or refused: log it */
         if (c->ex.in_flight)
             atomic_fetch_sub(&http_in_flight, 1);
-        access_log_write(&c->ex, completed, now_us());
+        access_log_write(&c->ex, completed, monotonic_us());
     }
     free(c->ex.raw);
     memset(&c->ex, 0, sizeof c->ex);
@@ -162,7 +156,7 @@ static bool flush_out(struct conn *c)
             return false;
         }
         c->out_sent += (size_t)w;
-        c->last_io_us = now_us();
+        c->last_io_us = monotonic_us();
     }
     return true;
 }
@@ -171,7 +165,7 @@ static void start_linger(struct conn *c)
 {
     shutdown(c->fd, SHUT_WR);
     c->state = CONN_LINGER;
-    c->linger_until_us = now_us() + LINGER_US;
+    c->linger_until_us = monotonic_us() + LINGER_US;
     c->in_len = 0;
 }
 
@@ -241,9 +235,9 @@ static bool read_more(struct conn *c)
     ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (r > 0) {
         if (c->in_len == 0 && c->state == CONN_HEAD && !c->ex.start_us)
-            c->ex.start_us = now_us();
+            c->ex.start_us = monotonic_us();
         c->in_len += (size_t)r;
-        c->last_io_us = now_us();
+        c->last_io_us = monotonic_us();
         return true;
     }
     if (r == 0)
@@ -263,7 +257,7 @@ static void consume(struct conn *c, size_t n)
 static void refuse(struct conn *c, const struct http_error *e)
 {
     if (!c->ex.start_us)
-        c->ex.start_us = now_us();
+        c->ex.start_us = monotonic_us();
     if (!c->ex.request_id[0])
         exchange_new_request_id(&c->ex);
     if (!c->ex.method[0])

@@ -1,5 +1,6 @@
 /* The I/O threads (see loop.h). */
 #include "http/loop.h"
+#include "clock.h"
 #include "http/connection.h"
 #include "http/exchange.h"
 #include "log.h"
@@ -23,13 +24,6 @@
 atomic_int http_in_flight;
 atomic_int http_connections;
 static const struct config *cfg;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void peer_address(const struct sockaddr_storage *ss, char *out, size_t len)
 {
@@ -103,9 +97,9 @@ static void *loop_main(void *arg)
 {
     struct loop *l = arg;
     struct epoll_event events[128];
-    int64_t next_sweep = now_us() + SWEEP_US;
+    int64_t next_sweep = monotonic_us() + SWEEP_US;
     while (!atomic_load(&l->stop)) {
-        int64_t now = now_us();
+        int64_t now = monotonic_us();
         int timeout = next_sweep > now ? (int)((next_sweep - now + 999) / 1000) : 0;
         int n = epoll_wait(l->epfd, events, 128, timeout);
         for (int i = 0; i < n; i++) {
@@ -118,7 +112,7 @@ static void *loop_main(void *arg)
                 conn_on_event(p, events[i].events);
         }
         dbio_flush(); /* the requests this round handed to the database workers */
-        now = now_us();
+        now = monotonic_us();
         if (now >= next_sweep) {
             for (struct conn *c = l->conns, *next; c; c = next) {
                 next = c->next;

@@ -3,6 +3,7 @@
  * the drain (health checks answer 503 while requests are still served), then the server
  * stops accepting, lets in-flight requests finish, and exits. */
 #include "server.h"
+#include "clock.h"
 #include "http/connection.h"
 #include "http/exchange.h"
 #include "http/loop.h"
@@ -67,13 +68,6 @@ static bool wait_signal(const sigset_t *set, int seconds)
     return sigtimedwait(set, NULL, &ts) > 0;
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int io_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -133,8 +127,8 @@ int server_run(const struct config *c)
         loop_stop_accepting(&loops[i]);
     close(listen_fd); /* new connections are refused from here on */
     log_eventf(LOG_INFO, "shutdown: stopped accepting; %d request(s) in flight", atomic_load(&http_in_flight));
-    int64_t started = now_us();
-    while (atomic_load(&http_in_flight) > 0 && now_us() - started < (int64_t)c->shutdown_timeout * 1000000) {
+    int64_t started = monotonic_us();
+    while (atomic_load(&http_in_flight) > 0 && monotonic_us() - started < (int64_t)c->shutdown_timeout * 1000000) {
         struct timespec tick = {0, 10 * 1000 * 1000};
         nanosleep(&tick, NULL);
     }

@@ -1,5 +1,6 @@
 /* The database worker pool and its circuit breaker (see io.h). */
 #include "store/io.h"
+#include "clock.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -29,12 +30,7 @@ static atomic_llong backoff_us;
 static atomic_bool probing;
 static atomic_bool reachable = true;
 
-int64_t dbio_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+int64_t dbio_now_us(void) { return monotonic_us(); }
 
 bool dbio_database_reachable(void) { return atomic_load(&reachable); }
 

@@ -7,6 +7,7 @@
  * most the time budget, never the kernel's retransmission timeout. Server-side timeouts
  * (statement, lock, idle in transaction) and TCP keepalives are set in config.c. */
 #include "store/db.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -23,13 +24,6 @@ struct pg_conn {
     long long deadline_us; /* of the current task; 0 = only the configured budget */
     char error[512];
 };
-
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void set_error(struct pg_conn *c, const char *what, const char *detail)
 {
@@ -67,7 +61,7 @@ static enum db_status classify(struct pg_conn *c, PGresult *res, const char *wha
 static int wait_socket(PGconn *pg, bool for_write, long long deadline_us)
 {
     for (;;) {
-        long long left = deadline_us - now_us();
+        long long left = deadline_us - monotonic_us();
         if (left <= 0)
             return 0;
         struct pollfd p = {PQsocket(pg), for_write ? POLLOUT : POLLIN, 0};
@@ -83,7 +77,7 @@ static int wait_socket(PGconn *pg, bool for_write, long long deadline_us)
 
 static long long budget_deadline(const struct pg_conn *c)
 {
-    return now_us() + (long long)c->cfg->db_timeout_ms * 1000;
+    return monotonic_us() + (long long)c->cfg->db_timeout_ms * 1000;
 }
 
 /* Connects without blocking past the budget (libpq's connect_timeout counts whole seconds
@@ -151,7 +145,7 @@ static bool pg_reconnect(void *conn)
     /* Within the current task's deadline, or the budget when that has passed (the reconnect
      * may come first thing in a new task, before its deadline is set). */
     long long deadline = budget_deadline(c);
-    if (c->deadline_us > now_us() && c->deadline_us < deadline)
+    if (c->deadline_us > monotonic_us() && c->deadline_us < deadline)
         deadline = c->deadline_us;
     c->pg = connect_within(c->cfg, deadline, c->error, sizeof c->error);
     return c->pg != NULL;

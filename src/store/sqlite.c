@@ -1,6 +1,7 @@
 /* SQLite driver: one connection per worker thread, WAL mode, prepared statements cached
  * per connection. */
 #include "store/db.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,13 +28,6 @@ struct sqlite_conn {
     char error[512];
 };
 
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static enum db_status classify(struct sqlite_conn *c, int rc)
 {
     snprintf(c->error, sizeof c->error, "sqlite: %s",
@@ -55,7 +49,7 @@ static enum db_status classify(struct sqlite_conn *c, int rc)
 static int past_deadline(void *arg)
 {
     struct sqlite_conn *c = arg;
-    if (c->deadline_us && now_us() >= c->deadline_us) {
+    if (c->deadline_us && monotonic_us() >= c->deadline_us) {
         c->timed_out = true;
         return 1;
     }
@@ -68,7 +62,7 @@ static void sqlite_set_deadline(void *conn, long long deadline_us)
     c->deadline_us = deadline_us;
     c->timed_out = false;
     /* Lock waits (another process's writer) end at the deadline too. */
-    long long left_ms = (deadline_us - now_us()) / 1000;
+    long long left_ms = (deadline_us - monotonic_us()) / 1000;
     sqlite3_busy_timeout(c->db, left_ms > 0 ? (int)left_ms : 1);
 }
 
@@ -199,7 +193,7 @@ static bool lock_writer(struct sqlite_conn *c)
     }
     struct timespec abs;
     clock_gettime(CLOCK_REALTIME, &abs); /* pthread_mutex_timedlock counts in CLOCK_REALTIME */
-    long long left = c->deadline_us - now_us();
+    long long left = c->deadline_us - monotonic_us();
     if (left < 0)
         left = 0;
     abs.tv_sec += (time_t)(left / 1000000);

@@ -1,6 +1,7 @@
 /* Storage logic shared by every backend: the statements, the submission transaction,
  * keyset pagination and reconnect-and-retry. Backends only run SQL (see db.h). */
 #include "store/store.h"
+#include "clock.h"
 #include "store/db.h"
 #include "store/store_internal.h"
 #include "log.h"
@@ -203,18 +204,11 @@ static enum store_status to_store_status(enum db_status rc)
  * deadline. */
 #define MAX_ATTEMPTS 3
 
-static long long now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static enum store_status with_retry(struct store *st, enum store_status (*op)(struct store *, void *),
                                     void *args)
 {
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        if (st->deadline_us && attempt > 0 && now_us() >= st->deadline_us)
+        if (st->deadline_us && attempt > 0 && monotonic_us() >= st->deadline_us)
             break;
         if (st->broken && !store_reconnect(st))
             return STORE_UNAVAILABLE;
