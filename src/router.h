@@ -18,6 +18,7 @@ struct route_match {
 #define ROUTE_JSON_BODY 2u /* takes a JSON body: a wrong Content-Type is refused up front */
 #define ROUTE_HEALTH    4u /* exempt from Host checks and quiet in the access log */
 #define ROUTE_READ      8u /* only reads: on SQLite tried first on the I/O thread (exchange.c) */
+#define ROUTE_CACHED   16u /* a public read: answered through api/read_cache.c (ETag, 304) */
 
 void router_match(const char *method, const char *path, struct route_match *m);
 #endif

@@ -29,6 +29,7 @@ struct request {
     const char *request_id;   /* for error log lines */
     const char *client_ip;    /* resolved through TIMEWARP_TRUSTED_PROXIES (rate limits, logs) */
     const char *authorization; /* the Authorization header, or NULL */
+    const char *if_none_match; /* the If-None-Match header, or NULL */
     bool first_try;           /* a short try on the I/O thread: a store failure is not logged,
                                * the request is then run again by a database worker */
 };
@@ -47,6 +48,8 @@ struct response {
     const char *allow; /* Allow header for 405 */
     struct api_header headers[API_MAX_HEADERS];
     int header_count;
+    char etag[24];             /* a strong ETag, quoted ("" = none): api/read_cache.c */
+    const char *cache_control; /* NULL: no-store, which is right for everything but public reads */
 };
 
 /* Adds a header to the response (printf-style value); silently ignored past API_MAX_HEADERS,

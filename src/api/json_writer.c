@@ -38,6 +38,8 @@ static void put(struct jw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
+void jw_raw(struct jw *w, const char *json, size_t n) { put(w, json, n); }
+
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates,
  * nothing above U+10FFFF), or 0. */
 static size_t utf8_sequence_length(const unsigned char *p)

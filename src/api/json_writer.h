@@ -32,4 +32,6 @@ void jw_string(struct jw *w, const char *key, const char *value); /* NULL → nu
 void jw_null(struct jw *w, const char *key);
 void jw_int(struct jw *w, const char *key, long long value);
 void jw_bool(struct jw *w, const char *key, bool value);
+/* Appends JSON rendered before (a cached answer), as it is. */
+void jw_raw(struct jw *w, const char *json, size_t n);
 #endif

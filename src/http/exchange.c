@@ -1,6 +1,7 @@
 /* From parsed request to response (see exchange.h). */
 #include "http/exchange.h"
 #include "api/body.h"
+#include "api/read_cache.h"
 #include "http/loop.h"
 #include "http/request_fields.h"
 #include "http/response.h"
@@ -41,6 +42,8 @@ struct db_call {
     struct loop *loop;
     struct conn *conn;      /* touched only on the I/O thread */
     api_handler handler;
+    bool cached;            /* answered through read_cache_answer */
+    const char *target;     /* the cache key: the request target, in `raw` */
     struct request req;
     struct response res;
     char *raw;              /* the head, owned; the request's strings point into it */
@@ -166,7 +169,10 @@ static void call_run(struct dbio_task *t, struct store *st)
     struct db_call *call = (struct db_call *)t;
     call->req.store = st;
     call->req.draining = exchange_draining();
-    call->handler(&call->req, &call->res);
+    if (call->cached)
+        read_cache_answer(call->handler, call->target, &call->req, &call->res);
+    else
+        call->handler(&call->req, &call->res);
     if (call->res.status == 0)
         api_error(&call->res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
 }
@@ -220,11 +226,15 @@ static bool read_on_this_thread(struct conn *c, const struct route_match *m, con
         return false;
     struct request req = {.method = c->ex.method, .id = m->has_id ? m->id : NULL, .config = cfg,
                           .request_id = c->ex.request_id, .client_ip = c->ex.client_ip,
-                          .store = l->reader, .first_try = true};
+                          .store = l->reader, .first_try = true,
+                          .if_none_match = header(&c->ex, "If-None-Match")};
     http_parse_query(q, &req);
     struct response res = {0};
     store_set_deadline(l->reader, dbio_now_us() + FIRST_TRY_US);
-    m->handler(&req, &res);
+    if (m->flags & ROUTE_CACHED)
+        read_cache_answer(m->handler, c->ex.head.target.p, &req, &res);
+    else
+        m->handler(&req, &res);
     free(q);
     if (res.status == 503) {
         jw_free(&res.body);
@@ -255,6 +265,9 @@ static void hand_to_database(struct conn *c, api_handler handler, const struct r
     call->loop = c->loop;
     call->conn = c;
     call->handler = handler;
+    call->cached = (m->flags & ROUTE_CACHED) != 0;
+    call->target = c->ex.head.target.p;
+    const char *if_none_match = header(&c->ex, "If-None-Match");
     /* The head and the body move to the call. */
     call->raw = c->ex.raw;
     c->ex.raw = NULL;
@@ -279,6 +292,7 @@ static void hand_to_database(struct conn *c, api_handler handler, const struct r
         .client_ip = call->client_ip,
         .content_type = content_type,
         .authorization = authorization,
+        .if_none_match = if_none_match,
     };
     http_parse_query(call->query, &call->req);
     c->call = call;

@@ -100,7 +100,14 @@ static void head_finish(struct head *h, struct conn *c, int status, char *owned,
                         size_t len, bool close)
 {
     close = close || conn_shutting_down() || !c->ex.framing.keep_alive || c->peer_closed;
-    head_printf(h, "Content-Length: %zu\r\n%s\r\n", len, close ? "Connection: close\r\n" : "");
+    /* A 304 has no body and no Content-Length of its own (RFC 9110 §8.6, §15.4.5). */
+    if (status == 304) {
+        c->ex.head_only = true;
+        len = 0;
+    } else {
+        head_printf(h, "Content-Length: %zu\r\n", len);
+    }
+    head_printf(h, "%s\r\n", close ? "Connection: close\r\n" : "");
     if (h->failed) {
         free(h->p);
         free(owned);
@@ -123,14 +130,17 @@ static void head_finish(struct head *h, struct conn *c, int status, char *owned,
 static void send_json_to(struct conn *c, struct response *res, bool close, const char *location)
 {
     size_t len = 0;
-    char *text = jw_finish(&res->body, &len); /* NULL: out of memory while rendering */
-    if (!text) {
+    /* NULL: out of memory while rendering (a 304 has no body to render). */
+    char *text = res->status == 304 ? NULL : jw_finish(&res->body, &len);
+    if (!text && res->status != 304) {
         conn_close(c);
         return;
     }
     struct head h = {0};
     head_start(&h, c, res->status, "application/json", NULL);
-    head_printf(&h, "Cache-Control: no-store\r\n");
+    head_printf(&h, "Cache-Control: %s\r\n", res->cache_control ? res->cache_control : "no-store");
+    if (res->etag[0])
+        head_printf(&h, "ETag: %s\r\n", res->etag);
     if (res->allow)
         head_printf(&h, "Allow: %s\r\n", res->allow);
     for (int i = 0; i < res->header_count; i++)
@@ -187,12 +197,6 @@ void response_send_static(struct conn *c, const struct static_file *f, bool not_
                "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
     head_printf(&h, "ETag: \"%s\"\r\nLast-Modified: %s\r\nCache-Control: %s\r\n", f->etag, modified,
                 immutable ? "public, max-age=31536000, immutable" : "no-cache");
-    if (not_modified) {
-        /* A 304 has no body and no Content-Length of its own (RFC 9110 §15.4.5). */
-        c->ex.head_only = true;
-        head_finish(&h, c, status, NULL, NULL, f->size, false);
-        return;
-    }
     head_finish(&h, c, status, NULL, f->data, f->size, false);
 }
 

@@ -3,6 +3,7 @@
  * the drain (health checks answer 503 while requests are still served), then the server
  * stops accepting, lets in-flight requests finish, and exits. */
 #include "server.h"
+#include "api/read_cache.h"
 #include "clock.h"
 #include "http/connection.h"
 #include "http/exchange.h"
@@ -136,6 +137,7 @@ int server_run(const struct config *c)
     dbio_stop(); /* queued calls finish (or fail fast) and come back to the loops */
     for (int i = 0; i < nloops; i++)
         loop_stop(&loops[i]);
+    read_cache_clear();
     if (left > 0)
         log_eventf(LOG_WARN, "shutdown: %d request(s) cut off after %d s", left, c->shutdown_timeout);
     metrics_flush_emf(dbio_database_reachable());

@@ -6,6 +6,7 @@
 #include "store/store_internal.h"
 #include "log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@
 enum {
     ID_PING, ID_INSERT_CONTRIBUTOR, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
-    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN,
+    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN, ID_CHANGES,
 };
 
 #define CLIP_SELECT "SELECT " CLIP_COLUMNS " FROM clips cl " CLIP_JOINS
@@ -76,6 +77,15 @@ static const struct db_stmt
     ST_CLIP_HIDDEN = {ID_CLIP_HIDDEN,
         "SELECT hidden_at FROM clips WHERE youtube_video_id = ? AND performance_date = ? "
         "AND hidden_at IS NOT NULL"};
+
+/* What tells this connection that someone committed since it last asked (store_changes).
+ * SQLite: data_version changes when any other connection, of any process, has committed.
+ * PostgreSQL: the snapshot (xmin:xmax:in-progress) changes whenever any transaction with a
+ * transaction id ends, since xmax is the latest completed one plus one. */
+static const struct db_stmt ST_CHANGES[2] = {
+    {ID_CHANGES, "PRAGMA data_version"},
+    {ID_CHANGES, "SELECT CAST(pg_current_snapshot() AS text)"},
+};
 
 /* ---- connection and retry ---------------------------------------------------------------- */
 
@@ -204,8 +214,28 @@ static enum store_status to_store_status(enum db_status rc)
  * deadline. */
 #define MAX_ATTEMPTS 3
 
+/* Moves on whenever this process may have changed the data or has seen that anyone did. */
+static _Atomic unsigned long long generation = 1;
+
+void store_note_change(void) { atomic_fetch_add(&generation, 1); }
+
+static enum store_status with_retry_once(struct store *st,
+                                         enum store_status (*op)(struct store *, void *), void *args);
+
 static enum store_status with_retry(struct store *st, enum store_status (*op)(struct store *, void *),
                                     void *args)
+{
+    enum store_status rc = with_retry_once(st, op, args);
+    /* After the COMMIT and before anyone is told (the caller answers after this): a read
+     * that starts later sees a new generation. The writing connection's own data_version
+     * does not move for its own commits, so this, not store_changes, covers them. */
+    if (st->wrote)
+        store_note_change();
+    return rc;
+}
+
+static enum store_status with_retry_once(struct store *st,
+                                         enum store_status (*op)(struct store *, void *), void *args)
 {
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         if (st->deadline_us && attempt > 0 && monotonic_us() >= st->deadline_us)
@@ -542,6 +572,43 @@ enum store_status store_calendar(struct store *st, const char *from, const char 
 {
     struct calendar_args a = {from, to, fn, ctx};
     return with_retry(st, op_calendar, &a);
+}
+
+/* ---- change detection (for the response cache) ------------------------------------------- */
+
+struct change_token {
+    char text[sizeof ((struct store *)0)->change_token];
+    bool found, too_long;
+};
+
+static void capture_token(void *ctx, const char *const *cols, int ncols)
+{
+    struct change_token *t = ctx;
+    if (ncols < 1 || !cols[0])
+        return;
+    size_t n = strlen(cols[0]);
+    t->too_long = n >= sizeof t->text;
+    if (!t->too_long)
+        memcpy(t->text, cols[0], n + 1);
+    t->found = true;
+}
+
+enum store_status store_changes(struct store *st, unsigned long long *generation_out)
+{
+    if (st->broken)
+        return STORE_UNAVAILABLE;
+    struct change_token t = {0};
+    const struct db_stmt *s = &ST_CHANGES[strcmp(st->drv->name, "postgres") == 0];
+    if (store_exec(st, s, NULL, 0, capture_token, &t) != DB_OK || !t.found)
+        return STORE_UNAVAILABLE;
+    /* A token too long to keep (thousands of transactions in progress) counts as a change
+     * every time: never a stale answer, only no cache. */
+    if (t.too_long || strcmp(t.text, st->change_token) != 0) {
+        store_note_change();
+        snprintf(st->change_token, sizeof st->change_token, "%s", t.too_long ? "" : t.text);
+    }
+    *generation_out = atomic_load(&generation);
+    return STORE_OK;
 }
 
 /* ---- for the other store files (store_internal.h) ------------------------------------------ */

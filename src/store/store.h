@@ -86,6 +86,16 @@ typedef void (*store_day_fn)(void *ctx, const char *date, const char *count);
 enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
                                  void *ctx);
 
+/* ---- change detection (for the response cache, api/read_cache.c) ---- */
+/* The data generation: it moves on after every write this process made (before the writer
+ * answers) and whenever a connection sees that anyone, in any process, committed since it
+ * last asked. store_changes asks the database (one cheap statement) and then gives the
+ * generation: an answer rendered from a read that began after the generation was taken is
+ * current as long as the generation is the same. */
+enum store_status store_changes(struct store *st, unsigned long long *generation);
+/* Moves the generation on (store.c calls it after every write; the group commit too). */
+void store_note_change(void);
+
 /* ---- moderation (store/moderation.c) ---- */
 typedef void (*store_report_fn)(void *ctx, const struct report_rec *r, const struct clip_rec *clip);
 typedef void (*store_action_fn)(void *ctx, const struct action_rec *a);

@@ -16,6 +16,7 @@ struct store {
     bool commit_sent;              /* ...and its COMMIT sent: from here an effect is possible */
     enum db_status last_db_status; /* first failure in the current operation */
     long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
+    char change_token[256];        /* what store_changes last saw ("" = nothing yet) */
 };
 
 /* A clip as every query selects it (9 columns, struct clip_rec's order); "cl" is clips. */

@@ -144,7 +144,10 @@ class Client:
 def conventions(resp):
     problems = []
     ctype = resp.header("Content-Type")
-    if resp.method != "HEAD":
+    if resp.status == 304:
+        if resp.body:
+            problems.append("304 response has a body of %d bytes" % len(resp.body))
+    elif resp.method != "HEAD":
         if ctype is None or ctype.split(";")[0].strip().lower() != "application/json":
             problems.append("Content-Type is %r, expected application/json" % (ctype,))
         if not resp.body:

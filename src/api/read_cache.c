@@ -1,0 +1,165 @@
+/* The cache of rendered public reads (see read_cache.h). */
+#include "api/read_cache.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A CDN or browser may reuse an answer for 5 s and serve it stale for 30 s more while it
+ * asks again (docs/SCALING.md); this server itself is always exact. */
+#define PUBLIC_CACHE_CONTROL "public, max-age=5, stale-while-revalidate=30"
+
+#define SLOTS 1024 /* direct-mapped: a key has one slot, a newer answer replaces an older */
+#define MAX_KEY 512
+
+struct entry {
+    unsigned long long generation;
+    size_t len;
+    char etag[24];
+    char key[MAX_KEY];
+    char body[]; /* len bytes */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry *slots[SLOTS];
+static size_t bytes_kept;
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    /* FNV-1a over 8-byte words, then a final mix: fast on a 20 KB page and, for an ETag, as
+     * good as any 64-bit digest (the bodies are not chosen by an adversary to collide: they
+     * are our own rendering of the archive). */
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static size_t slot_of(const char *key) { return hash_bytes(key, strlen(key)) % SLOTS; }
+
+static void drop_all_locked(void)
+{
+    for (size_t i = 0; i < SLOTS; i++) {
+        free(slots[i]);
+        slots[i] = NULL;
+    }
+    bytes_kept = 0;
+}
+
+void read_cache_clear(void)
+{
+    pthread_mutex_lock(&lock);
+    drop_all_locked();
+    pthread_mutex_unlock(&lock);
+}
+
+/* Copies the kept answer for `key` at `generation` into res; false if there is none. */
+static bool lookup(const char *key, unsigned long long generation, struct response *res,
+                   bool body_wanted)
+{
+    bool hit = false;
+    pthread_mutex_lock(&lock);
+    struct entry *e = slots[slot_of(key)];
+    if (e && e->generation == generation && strcmp(e->key, key) == 0) {
+        hit = true;
+        memcpy(res->etag, e->etag, sizeof res->etag);
+        if (body_wanted)
+            jw_raw(&res->body, e->body, e->len);
+    }
+    pthread_mutex_unlock(&lock);
+    return hit;
+}
+
+static void keep(const char *key, unsigned long long generation, const struct response *res)
+{
+    size_t len = res->body.len;
+    if (strlen(key) >= MAX_KEY || len > READ_CACHE_BYTES / 8 || res->body.failed)
+        return;
+    struct entry *e = malloc(sizeof *e + len);
+    if (!e)
+        return;
+    e->generation = generation;
+    e->len = len;
+    memcpy(e->etag, res->etag, sizeof e->etag);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    memcpy(e->body, res->body.buf, len);
+    pthread_mutex_lock(&lock);
+    size_t i = slot_of(key);
+    if (slots[i]) {
+        bytes_kept -= slots[i]->len;
+        free(slots[i]);
+    }
+    /* Full: what is kept is mostly from older generations by then, so start again rather
+     * than track ages. */
+    if (bytes_kept + len > READ_CACHE_BYTES)
+        drop_all_locked();
+    slots[i] = e;
+    bytes_kept += len;
+    pthread_mutex_unlock(&lock);
+}
+
+bool read_cache_etag_matches(const char *inm, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = inm; *p;) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+static void not_modified(struct response *res)
+{
+    jw_free(&res->body);
+    jw_init(&res->body);
+    res->status = 304;
+}
+
+void read_cache_answer(api_handler handler, const char *key, const struct request *req,
+                       struct response *res)
+{
+    unsigned long long generation = 0;
+    bool usable = req->store && store_changes(req->store, &generation) == STORE_OK;
+    bool conditional = req->if_none_match != NULL;
+    /* The cheapest answer: the client has it already (no copy of the body at all). */
+    if (usable && conditional && lookup(key, generation, res, false) &&
+        read_cache_etag_matches(req->if_none_match, res->etag)) {
+        res->cache_control = PUBLIC_CACHE_CONTROL;
+        not_modified(res);
+        return;
+    }
+    res->etag[0] = '\0';
+    if (usable && lookup(key, generation, res, true)) {
+        res->status = 200;
+    } else {
+        handler(req, res);
+        if (res->status != 200 || res->body.failed)
+            return;
+        snprintf(res->etag, sizeof res->etag, "\"%016llx\"",
+                 (unsigned long long)hash_bytes(res->body.buf, res->body.len));
+        if (usable)
+            keep(key, generation, res);
+    }
+    res->cache_control = PUBLIC_CACHE_CONTROL;
+    if (conditional && read_cache_etag_matches(req->if_none_match, res->etag))
+        not_modified(res);
+}

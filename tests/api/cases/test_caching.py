@@ -1,0 +1,146 @@
+"""HTTP caching of the public reads: strong ETags, If-None-Match → 304, Cache-Control for a
+CDN (public reads) and no-store for everything else, and the server's own cache of rendered
+answers staying exact when another server process writes to the same database."""
+
+import re
+import threading
+
+from twtest.framework import test, eq, status
+from twtest.util import video_id
+
+PUBLIC = "public, max-age=5, stale-while-revalidate=30"
+ETAG = re.compile(r'^"[0-9a-f]{16}"$')
+
+
+def public_reads(ctx):
+    """A clip with neighbours on both sides, and the four cacheable reads around it."""
+    year = ctx.year()
+    cid = ctx.contributor()
+    subs = [ctx.accepted(contributor_id=cid, youtube=video_id(), date="%d-03-0%d" % (year, d)) for d in (1, 2, 3)]
+    mid = subs[1]["clip_id"]
+    return year, cid, mid, [
+        "/clips?from=%d-01-01&to=%d-12-31" % (year, year),
+        "/clips/" + mid,
+        "/clips/%s/neighbors" % mid,
+        "/calendar?from=%d-01-01&to=%d-12-31" % (year, year),
+    ]
+
+
+@test
+def test_public_reads_have_strong_etags_and_304(ctx):
+    _, _, _, paths = public_reads(ctx)
+    for path in paths:
+        r = ctx.api.get(path)
+        status(r, 200, path)
+        etag = r.header("ETag")
+        assert etag and ETAG.match(etag), "%s: ETag %r is not a strong 16-hex-digit validator" % (path, etag)
+        eq(r.header("Cache-Control"), PUBLIC, path + " Cache-Control")
+        again = ctx.api.get(path)
+        eq((again.header("ETag"), again.body), (etag, r.body), path + ": same data, same ETag and bytes")
+        for inm in (etag, "W/" + etag, '"0000000000000000", ' + etag, "*"):
+            nm = ctx.api.get(path, headers={"If-None-Match": inm})
+            status(nm, 304, "%s with If-None-Match %s" % (path, inm))
+            eq((nm.body, nm.header("ETag"), nm.header("Cache-Control")), (b"", etag, PUBLIC), path + " 304")
+            assert nm.header("Content-Length") is None, path + ": a 304 carries no Content-Length"
+        other = ctx.api.get(path, headers={"If-None-Match": '"0000000000000000"'})
+        status(other, 200, path + " with a different ETag")
+        eq(other.body, r.body, path + " body with a different ETag")
+        head = ctx.api.head(path, headers={"If-None-Match": etag})
+        status(head, 304, path + " HEAD with its ETag")
+
+
+@test
+def test_everything_else_is_no_store(ctx):
+    _, cid, mid, _ = public_reads(ctx)
+    sub = ctx.accepted(contributor_id=cid)
+    for r, what in [
+        (ctx.api.post("/contributors", {"display_name": "x"}), "POST /contributors"),
+        (ctx.submit(contributor_id=cid), "POST /submissions"),
+        (ctx.api.get("/submissions/" + sub["id"]), "GET /submissions/{id}"),
+        (ctx.api.get("/clips/clp_" + "0" * 32), "404"),
+        (ctx.api.get("/clips?limit=0"), "400"),
+        (ctx.api.get("/calendar"), "400 calendar"),
+        (ctx.api.get("/health/"), "health"),
+    ]:
+        eq(r.header("Cache-Control"), "no-store", what + " Cache-Control")
+        eq(r.header("ETag"), None, what + " ETag")
+
+
+@test
+def test_etag_changes_with_the_data(ctx):
+    year, cid, mid, paths = public_reads(ctx)
+    before = {p: ctx.api.get(p).header("ETag") for p in paths}
+    # A new clip on the same day as the middle one: after it in archive order, so the list,
+    # the calendar count and the middle clip's next neighbour all change.
+    ctx.accepted(contributor_id=cid, youtube=video_id(), date="%d-03-02" % year)
+    for p in paths:
+        r = ctx.api.get(p, headers={"If-None-Match": before[p]})
+        if p == "/clips/" + mid:
+            status(r, 304, p + ": the clip itself did not change")
+        else:
+            status(r, 200, p + " after a new clip")
+            assert r.header("ETag") != before[p], p + ": the ETag did not change with the data"
+
+
+def two_servers(ctx):
+    """Two server processes on one database."""
+    a = ctx.server()
+    b = ctx.server(db_url=a.database_url, migrate=False)
+    return ctx.client(a), ctx.client(b)
+
+
+@test
+def test_cache_exact_across_processes(ctx):
+    """Writes through one process, reads through another that has the answer cached: every
+    read after an acknowledged write sees it (no stale answer from the cache)."""
+    api_a, api_b = two_servers(ctx)
+    year = ctx.year()
+    window = "/clips?from=%d-01-01&to=%d-12-31&limit=200" % (year, year)
+    cal = "/calendar?from=%d-01-01&to=%d-12-31" % (year, year)
+    cid = ctx.contributor(api_a)
+    seen = []
+    for i in range(40):
+        writer, reader = (api_a, api_b) if i % 2 == 0 else (api_b, api_a)
+        for _ in range(2):  # cached now, in the reader's process
+            status(reader.get(window), 200, "warm the reader's cache")
+            status(reader.get(cal), 200, "warm the calendar")
+        sub = ctx.accepted(api=writer, contributor_id=cid, youtube=video_id(), date="%d-05-%02d" % (year, 1 + i % 28))
+        seen.append(sub["clip_id"])
+        ids = [c["id"] for c in reader.get(window).json["items"]]
+        eq(sorted(ids), sorted(seen), "round %d: the list read through the other process" % i)
+        days = reader.get(cal).json["days"]
+        eq(sum(d["count"] for d in days), len(seen), "round %d: calendar counts through the other process" % i)
+        status(reader.get("/clips/" + sub["clip_id"]), 200, "round %d: the new clip through the other process" % i)
+
+
+@test
+def test_cache_exact_under_concurrent_writes(ctx):
+    """Several writers in one process and readers in another: a reader that starts after a
+    write was acknowledged always sees it."""
+    api_a, api_b = two_servers(ctx)
+    year = ctx.year()
+    window = "/clips?from=%d-01-01&to=%d-12-31&limit=200" % (year, year)
+    cid = ctx.contributor(api_a)
+    acked, lock, problems = set(), threading.Lock(), []
+
+    def writer(k):
+        for i in range(15):
+            sub = ctx.accepted(api=api_a, contributor_id=cid, youtube=video_id(), date="%d-07-%02d" % (year, 1 + (k * 15 + i) % 28))
+            with lock:
+                acked.add(sub["clip_id"])
+
+    def reader():
+        for _ in range(60):
+            with lock:
+                must = set(acked)
+            got = {c["id"] for c in api_b.get(window).json["items"]}
+            if not must <= got:
+                problems.append("a read missed %d acknowledged clip(s)" % len(must - got))
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eq(problems[:3], [], "stale reads through the other process")
+    eq(len({c["id"] for c in api_b.get(window).json["items"]}), 45, "every clip in the end")
