@@ -250,6 +250,7 @@ class Client:
             self.close()
         if headers.get("connection", "").lower() == "close":
             self.close()
+        self.last_headers = headers
         return status, payload
 
     def json(self, method, path, body=None, expect=(200,)):
@@ -524,14 +525,22 @@ http {
     server {
         listen 127.0.0.1:%(port)d;
         location / { default_type application/json; return 200 '{"status":"ok"}'; }
+        # The same bytes Time Warp answers (captured list page and clip), from files.
+        location /same/ { root %(dir)s; default_type application/json; etag on; }
     }
 }
 """
 
 
-def start_nginx(procs, tmp):
+def start_nginx(procs, tmp, files=None):
+    """nginx on a free port; `files` ({name: bytes}) are served as /same/<name>."""
     d = os.path.join(tmp, "nginx")
-    os.makedirs(d, exist_ok=True)
+    os.makedirs(os.path.join(d, "same"), exist_ok=True)
+    for name, data in (files or {}).items():
+        with open(os.path.join(d, "same", name), "wb") as f:
+            f.write(data)
+        os.chmod(os.path.join(d, "same", name), 0o644)
+    os.chmod(os.path.join(d, "same"), 0o755)
     os.chmod(d, 0o755)
     port = free_port()
     conf = os.path.join(d, "nginx.conf")
@@ -589,8 +598,11 @@ def parse_wrk(out):
     return r
 
 
-def run_wrk(procs, url, duration, threads=2, connections=32, script=None, args=(), timeout_s=None):
+def run_wrk(procs, url, duration, threads=2, connections=32, script=None, args=(), timeout_s=None,
+            headers=()):
     argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency"]
+    for h in headers:
+        argv += ["-H", h]
     if script:
         argv += ["-s", script]
     argv.append(url)
