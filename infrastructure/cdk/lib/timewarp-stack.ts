@@ -613,7 +613,7 @@ export class TimeWarpStack extends Stack {
       ack(
         originSecret,
         'SMG4',
-        'The origin header is resolved into the distribution and the listener rule at deploy time; rotating it means a secret update followed by a stack deploy, by hand (docs/DEPLOYMENT.md).',
+        'The origin header is resolved into the distribution and the listener rule at deploy time; a rotation needs the rule to accept old and new values while CloudFront deploys, not automated (docs/DEPLOYMENT.md).',
       );
     }
     const originVerifyValue = originSecret?.secretValue.unsafeUnwrap();
