@@ -88,6 +88,16 @@ export interface StageConfig {
   readonly blueGreen: boolean;
   /** S3 bucket + CloudFront distribution for static files. */
   readonly staticSite: boolean;
+  /**
+   * CloudFront in front of the ALB (lib/cdn.ts): public reads cached at the edge for the
+   * origin's max-age, the rest passed through. The domain name then points at the distribution,
+   * the ALB admits only CloudFront, and TIMEWARP_TRUSTED_PROXIES counts its hop (2).
+   */
+  readonly cdn: boolean;
+  /** ACM certificate in us-east-1 for the distribution's alias (cdn only): certificateArn when that is in us-east-1. */
+  readonly cdnCertificateArn?: string;
+  /** ID (pl-...) of com.amazonaws.global.cloudfront.origin-facing in the stage's region (cdn only; it differs per region). */
+  readonly cloudFrontPrefixListId?: string;
   /** Route 53 alias record for domainName, when both are given. */
   readonly hostedZoneId?: string;
   readonly hostedZoneName?: string;
@@ -117,7 +127,19 @@ export interface StageConfig {
   readonly requestsPerTargetPerMinute: number;
 }
 
-type Defaults = Omit<StageConfig, 'stage' | 'profile' | 'serviceName' | 'firstDeploy' | 'domainName' | 'certificateArn' | 'imageTag' | 'hostedZoneId' | 'hostedZoneName' | 'alarmEmail'>;
+type Defaults = Omit<
+  StageConfig,
+  'stage' | 'profile' | 'serviceName' | 'firstDeploy' | 'domainName' | 'certificateArn' | 'imageTag' | 'hostedZoneId' | 'hostedZoneName' | 'alarmEmail' | 'cdnCertificateArn' | 'cloudFrontPrefixListId'
+>;
+
+/**
+ * TIMEWARP_TRUSTED_PROXIES: the X-Forwarded-For / X-Forwarded-Proto hops the server trusts,
+ * counted from the right. The ALB appends the address that connected to it; behind CloudFront
+ * that is an edge server, and the viewer's address is the entry CloudFront appended before it.
+ */
+export function trustedProxies(cfg: Pick<StageConfig, 'cdn'>): number {
+  return cfg.cdn ? 2 : 1;
+}
 
 /* Sizes and protections: the only differences between the two stages. */
 export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
@@ -141,6 +163,7 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     waf: false,
     blueGreen: false,
     staticSite: false,
+    cdn: false,
     logRetentionDays: 30,
     encryptLogs: true,
     containerInsights: true,
@@ -168,6 +191,9 @@ export const STAGE_DEFAULTS: Record<StageName, Defaults> = {
     waf: true,
     blueGreen: false,
     staticSite: false,
+    // Off until the reads need it (docs/SCALING.md, "CDN"): switching it on moves the domain's DNS
+    // to the distribution and needs a us-east-1 certificate, a step a deploy must not take unasked.
+    cdn: false,
     logRetentionDays: 90,
     encryptLogs: true,
     containerInsights: true,
@@ -254,6 +280,7 @@ function bool(node: Node, stage: StageName, key: string, dflt: boolean): boolean
   throw new ConfigError(`context ${stage}:${key} must be true or false, got ${JSON.stringify(v)}`);
 }
 
+const PREFIX_LIST_ID = /^pl-[0-9a-f]{8,17}$/;
 const CERT_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -360,6 +387,28 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     throw new ConfigError(`context ${stage}:alarms must be one of ${ALARM_SETS.join(', ')}, got ${JSON.stringify(alarms)}`);
   }
 
+  // CloudFront takes certificates from us-east-1 only; the ALB's certificate serves when it is there.
+  const cdn = bool(node, stage, 'cdn', d.cdn);
+  let cdnCertificateArn: string | undefined;
+  let cloudFrontPrefixListId: string | undefined;
+  if (cdn) {
+    cdnCertificateArn = str(node, stage, 'cdnCertificateArn') ?? (certificateArn.split(':')[3] === 'us-east-1' ? certificateArn : undefined);
+    if (!cdnCertificateArn || !CERT_ARN.test(cdnCertificateArn) || cdnCertificateArn.split(':')[3] !== 'us-east-1') {
+      throw new ConfigError(
+        `${stage}: cdn needs an ACM certificate in us-east-1 for ${domainName}: certificateArn is in ` +
+          `${certificateArn.split(':')[3]}, so give -c ${stage}:cdnCertificateArn=arn:aws:acm:us-east-1:ACCOUNT:certificate/ID` +
+          (cdnCertificateArn ? ` (got ${JSON.stringify(cdnCertificateArn)})` : ''),
+      );
+    }
+    cloudFrontPrefixListId = str(node, stage, 'cloudFrontPrefixListId');
+    if (!cloudFrontPrefixListId || !PREFIX_LIST_ID.test(cloudFrontPrefixListId)) {
+      throw new ConfigError(
+        `${stage}: cdn needs -c ${stage}:cloudFrontPrefixListId=pl-..., the ID of com.amazonaws.global.cloudfront.origin-facing ` +
+          `in the stage's region (aws ec2 describe-managed-prefix-lists), got ${JSON.stringify(cloudFrontPrefixListId)}`,
+      );
+    }
+  }
+
   const hostedZoneId = str(node, stage, 'hostedZoneId');
   const hostedZoneName = str(node, stage, 'hostedZoneName');
   if ((hostedZoneId === undefined) !== (hostedZoneName === undefined)) {
@@ -397,6 +446,9 @@ export function resolveStageConfig(node: Node, stage: StageName): StageConfig {
     waf: bool(node, stage, 'waf', d.waf),
     blueGreen: bool(node, stage, 'blueGreen', d.blueGreen),
     staticSite: bool(node, stage, 'staticSite', d.staticSite),
+    cdn,
+    cdnCertificateArn,
+    cloudFrontPrefixListId,
     hostedZoneId,
     hostedZoneName,
     alarmEmail: str(node, stage, 'alarmEmail'),

@@ -45,7 +45,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { FactName, RegionInfo } from 'aws-cdk-lib/region-info';
 import type { Construct, IConstruct } from 'constructs';
-import { REPOSITORY_NAME, type StageConfig } from './config';
+import { ApiCdn, ORIGIN_VERIFY_HEADER } from './cdn';
+import { REPOSITORY_NAME, type StageConfig, trustedProxies } from './config';
 import * as T from './timing';
 import { GeneratedParameters } from './generated-parameters';
 import { Waf } from './waf';
@@ -186,8 +187,15 @@ export class TimeWarpStack extends Stack {
       description: 'Time Warp database: PostgreSQL from the tasks only',
       allowAllOutbound: false,
     });
-    albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
-    albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+    if (cfg.cdn) {
+      // Behind CloudFront (lib/cdn.ts) only its origin-facing servers may connect, on 443 only:
+      // CloudFront redirects viewers' HTTP itself. The managed prefix list weighs 55 rules of a
+      // security group's 60, so a second rule from it (port 80) would not fit.
+      albSg.addIngressRule(ec2.Peer.prefixList(cfg.cloudFrontPrefixListId!), ec2.Port.tcp(443), 'HTTPS from CloudFront origin-facing servers only');
+    } else {
+      albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS from the internet');
+      albSg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(80), 'HTTP from the internet, redirected to HTTPS');
+    }
     albSg.addEgressRule(serviceSg, ec2.Port.tcp(T.CONTAINER_PORT), 'Requests and health checks to the tasks');
     serviceSg.addIngressRule(albSg, ec2.Port.tcp(T.CONTAINER_PORT), 'From the ALB only');
     serviceSg.addEgressRule(dbSg, ec2.Port.tcp(5432), 'PostgreSQL');
@@ -200,7 +208,7 @@ export class TimeWarpStack extends Stack {
       `AWS APIs (ECR, Secrets Manager, CloudWatch Logs) via ${publicTasks ? 'the public IP' : 'NAT'}`,
     );
     dbSg.addIngressRule(serviceSg, ec2.Port.tcp(5432), 'PostgreSQL from the tasks (serve and migrate)');
-    ack(albSg, 'EC23', 'A public API: the load balancer must accept 443 (and 80, which only redirects) from any IPv4 address.');
+    if (!cfg.cdn) ack(albSg, 'EC23', 'A public API: the load balancer must accept 443 (and 80, which only redirects) from any IPv4 address.');
 
     /* ---------------------------------------------------------------- database */
 
@@ -411,6 +419,9 @@ export class TimeWarpStack extends Stack {
       // /health/live from this check.
       ALLOWED_HOSTS: cfg.domainName,
       PORT: String(T.CONTAINER_PORT),
+      // The hops from the right of X-Forwarded-For/-Proto that the server trusts: the ALB, and
+      // CloudFront before it when the CDN is on (rate limits and logs see the viewer, not an edge).
+      TIMEWARP_TRUSTED_PROXIES: String(trustedProxies(cfg)),
       // Must stay longer than the ALB idle timeout (20 s) so the ALB always closes idle connections first.
       TIMEWARP_IDLE_TIMEOUT: String(T.SERVER_IDLE_TIMEOUT_SECONDS),
       // Health fails for interval x unhealthy threshold = 20 s after SIGTERM, so the ALB stops routing first.
@@ -537,7 +548,7 @@ export class TimeWarpStack extends Stack {
     // The cluster-wide guard on writes, and AWS's managed rules (lib/waf.ts). Without it (staging,
     // the small profile) the server's per-task limits are the only rate limits.
     const waf = cfg.waf
-      ? new Waf(this, 'Waf', { name, loadBalancer: alb, logRetentionDays: cfg.logRetentionDays, logKey, logRemoval })
+      ? new Waf(this, 'Waf', { name, loadBalancer: alb, logRetentionDays: cfg.logRetentionDays, logKey, logRemoval, behindCdn: cfg.cdn })
       : undefined;
 
     const targetGroupProps: elbv2.ApplicationTargetGroupProps = {
@@ -562,7 +573,8 @@ export class TimeWarpStack extends Stack {
     const targetGroup = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', targetGroupProps);
     const greenTargetGroup = cfg.blueGreen ? new elbv2.ApplicationTargetGroup(this, 'GreenTargetGroup', targetGroupProps) : undefined;
 
-    alb.addListener('Http', {
+    // Behind CloudFront nothing reaches port 80 (the security group admits 443 only), so no listener.
+    if (!cfg.cdn) alb.addListener('Http', {
       port: 80,
       protocol: elbv2.ApplicationProtocol.HTTP,
       open: false, // the security group rules above are the whole story
@@ -587,10 +599,31 @@ export class TimeWarpStack extends Stack {
             }),
           }),
     });
+    // Behind CloudFront the prefix list admits every distribution, anyone's: the API rule also
+    // wants the secret header only ours adds (a generated secret, resolved by CloudFormation into
+    // the distribution and this rule; it never appears in the template). With blue/green the
+    // listener's default action forwards too, so there the prefix list is the only gate.
+    const originSecret = cfg.cdn
+      ? new secretsmanager.Secret(this, 'OriginVerifySecret', {
+          description: `Time Warp ${stage}: value of the ${ORIGIN_VERIFY_HEADER} header CloudFront sends and the ALB requires`,
+          generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+        })
+      : undefined;
+    if (originSecret) {
+      ack(
+        originSecret,
+        'SMG4',
+        'The origin header is resolved into the distribution and the listener rule at deploy time; a rotation needs the rule to accept old and new values while CloudFront deploys, not automated (docs/DEPLOYMENT.md).',
+      );
+    }
+    const originVerifyValue = originSecret?.secretValue.unsafeUnwrap();
     const apiRule = new elbv2.ApplicationListenerRule(this, 'ApiRule', {
       listener: https,
       priority: 10,
-      conditions: [elbv2.ListenerCondition.hostHeaders([cfg.domainName])],
+      conditions: [
+        elbv2.ListenerCondition.hostHeaders([cfg.domainName]),
+        ...(originVerifyValue ? [elbv2.ListenerCondition.httpHeader(ORIGIN_VERIFY_HEADER, [originVerifyValue])] : []),
+      ],
       action: greenTargetGroup
         ? elbv2.ListenerAction.weightedForward([
             { targetGroup, weight: 100 },
@@ -598,6 +631,31 @@ export class TimeWarpStack extends Stack {
           ])
         : elbv2.ListenerAction.forward([targetGroup]),
     });
+
+    // The API's CloudFront distribution: the domain name points at it instead of the ALB.
+    const apiCdn = cfg.cdn
+      ? new ApiCdn(this, 'Cdn', {
+          name,
+          loadBalancer: alb,
+          domainName: cfg.domainName,
+          certificateArn: cfg.cdnCertificateArn!,
+          originVerifyValue: originVerifyValue!,
+        })
+      : undefined;
+    if (apiCdn) {
+      const dist = apiCdn.distribution;
+      ack(dist, 'CFR1', 'The archive is meant for everyone: there is no legal or licensing reason to exclude any country from the API.');
+      ack(
+        dist,
+        'CFR2',
+        'The regional WAF stays on the ALB (cluster-wide POST limits, managed rules); a CLOUDFRONT-scope web ACL must live in us-east-1, outside this stack, and would double the WAF cost (docs/DEPLOYMENT.md).',
+      );
+      ack(
+        dist,
+        'CFR3',
+        'Standard logging needs a bucket with ACLs enabled, which the log bucket refuses on purpose; every request that reaches the origin is in the ALB access logs, and cache hits are in the CloudFront metrics.',
+      );
+    }
 
     /* ---------------------------------------------------------------- service */
 
@@ -910,6 +968,31 @@ export class TimeWarpStack extends Stack {
       ],
     });
 
+    // CloudFront publishes its metrics in us-east-1 only, and an alarm reads its own region's:
+    // the edge 5xx alarm exists only in a stage deployed there (a condition, not a lookup, so the
+    // template stays region-agnostic). Made after the dashboard, whose alarm widget would
+    // otherwise name an alarm that may not exist.
+    if (apiCdn && full) {
+      const edge5xx = alarm('Cdn5xxRate', {
+        alarmName: `${name}-cdn-5xx-rate`,
+        alarmDescription: 'More than 5% of viewer requests answered 5xx at the CloudFront edge in 2 of 3 five-minute periods (stages in us-east-1 only)',
+        metric: new cloudwatch.Metric({
+          namespace: 'AWS/CloudFront',
+          metricName: '5xxErrorRate',
+          dimensionsMap: { DistributionId: apiCdn.distribution.distributionId, Region: 'Global' },
+          statistic: 'Average',
+          period: fiveMinutes,
+        }),
+        threshold: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      const inUsEast1 = new CfnCondition(this, 'InUsEast1', { expression: Fn.conditionEquals(Aws.REGION, 'us-east-1') });
+      (edge5xx.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = inUsEast1;
+    }
+
     // Saved Logs Insights queries on the container log (fields of the server's access log line).
     const query = (id: string, queryName: string, queryString: string) =>
       new logs.CfnQueryDefinition(this, id, {
@@ -998,7 +1081,9 @@ export class TimeWarpStack extends Stack {
       new route53.ARecord(this, 'AliasRecord', {
         zone,
         recordName: `${cfg.domainName}.`,
-        target: route53.RecordTarget.fromAlias(new route53Targets.LoadBalancerTarget(alb)),
+        target: route53.RecordTarget.fromAlias(
+          apiCdn ? new route53Targets.CloudFrontTarget(apiCdn.distribution) : new route53Targets.LoadBalancerTarget(alb),
+        ),
       });
     }
 
@@ -1052,7 +1137,11 @@ export class TimeWarpStack extends Stack {
     out('TaskSubnetIds', taskSubnets.map((s) => s.subnetId).join(','), 'Subnets of the service, for one-off tasks');
     out('TaskAssignPublicIp', publicTasks ? 'ENABLED' : 'DISABLED', 'assignPublicIp for one-off tasks (ENABLED without NAT)');
     out('ServiceSecurityGroupId', serviceSg.securityGroupId, 'Security group for one-off tasks');
-    out('LoadBalancerDnsName', alb.loadBalancerDnsName, 'Point the domain name here (CNAME or alias)');
+    out('LoadBalancerDnsName', alb.loadBalancerDnsName, apiCdn ? 'The origin of the API distribution (admits CloudFront only)' : 'Point the domain name here (CNAME or alias)');
+    if (apiCdn) {
+      out('ApiDistributionDomainName', apiCdn.distribution.distributionDomainName, 'Point the domain name here (CNAME or alias): the API distribution');
+      out('ApiDistributionId', apiCdn.distribution.distributionId, 'For invalidations (aws cloudfront create-invalidation)');
+    }
     out('DomainName', cfg.domainName, 'Public name of the API');
     out('LogGroupName', appLogGroup.logGroupName, 'Container logs (streams serve/... and migrate/...)');
     out('DatabaseSecretArn', dbSecret.secretArn, 'Master (owner) database credentials: the migrate task');

@@ -61,6 +61,12 @@ export interface WafProps {
   readonly logRetentionDays: number;
   readonly logKey?: kms.IKey;
   readonly logRemoval: RemovalPolicy;
+  /**
+   * CloudFront in front of the ALB (context `cdn`): the connecting address is then an edge
+   * server, shared by every viewer it serves, so the rate rules count the viewer address that
+   * CloudFront put in X-Forwarded-For instead (see the rule below for what that costs).
+   */
+  readonly behindCdn?: boolean;
 }
 
 export class Waf extends Construct {
@@ -82,7 +88,14 @@ export class Waf extends Construct {
       action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rate-limited', responseHeaders: [{ name: 'Retry-After', value: String(WAF_RATE_WINDOW_SECONDS) }] } } },
       statement: {
         rateBasedStatement: {
-          aggregateKeyType: 'IP', // the connecting address: the ALB is the first hop, nothing a client sends can change it
+          // Directly on the ALB: the connecting address, which nothing a client sends can change.
+          // Behind CloudFront: the first address of X-Forwarded-For. The WAF reads only the first
+          // one, which is the viewer's own address unless the viewer sent an X-Forwarded-For of
+          // its own; such a client escapes this cluster-wide count (not the server's per-task
+          // limits, which take the entry CloudFront appended: TIMEWARP_TRUSTED_PROXIES=2).
+          ...(props.behindCdn
+            ? { aggregateKeyType: 'FORWARDED_IP', forwardedIpConfig: { headerName: 'X-Forwarded-For', fallbackBehavior: 'MATCH' } }
+            : { aggregateKeyType: 'IP' }),
           limit: wafRateLimit(APP_RATE_LIMITS_PER_MINUTE[kind]),
           evaluationWindowSec: WAF_RATE_WINDOW_SECONDS,
           scopeDownStatement: {

@@ -13,4 +13,5 @@ import './suites/retry';
 import './suites/rotation';
 import './suites/small';
 import './suites/waf';
+import './suites/cdn';
 import './suites/nag';

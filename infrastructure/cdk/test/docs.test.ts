@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { SMALL_PROFILE, STAGE_DEFAULTS } from '../lib/config';
+import {
+  CDN_CACHED_PATHS,
+  CDN_MAX_TTL_SECONDS,
+  CDN_READ_FORWARDED_HEADERS,
+  CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST,
+  ORIGIN_MAX_AGE_SECONDS,
+  ORIGIN_STALE_WHILE_REVALIDATE_SECONDS,
+  ORIGIN_VERIFY_HEADER,
+} from '../lib/cdn';
+import { SMALL_PROFILE, STAGE_DEFAULTS, trustedProxies } from '../lib/config';
 import { APP_RATE_LIMITS_PER_MINUTE, WAF_RATE_WINDOW_SECONDS, wafRateLimit } from '../lib/waf';
 import * as T from '../lib/timing';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -161,5 +170,62 @@ describe('docs/DEPLOYMENT.md: issue 15 and issue 10', () => {
     for (const topic of ['maxCount', 'RDS Proxy', 'read replicas', 'CDN', 'max_connections']) assert.ok(scaling.includes(topic), topic);
     assert.ok(scaling.includes(`\`requestsPerTargetPerMinute\` = ${STAGE_DEFAULTS.production.requestsPerTargetPerMinute.toLocaleString('en-US')}`));
     assert.ok(scaling.includes(`production \`maxCount\` is **${STAGE_DEFAULTS.production.maxCount}**`));
+  });
+});
+
+describe('docs: CloudFront in front of the API (issue 14, HTTP caching)', () => {
+  const scaling = readFileSync(join(REPO_ROOT, 'docs', 'SCALING.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### CloudFront in front of the API (`cdn`)'), doc.indexOf('## Parameters'));
+  const cdn = scaling.slice(scaling.indexOf('## CDN (CloudFront in front of the ALB, `cdn`)'), scaling.indexOf('## What does not break'));
+
+  test('DEPLOYMENT.md states the behaviours, the gate around the ALB, the trusted hops and the WAF decision the code makes', () => {
+    assert.ok(section.length > 1000 && cdn.length > 1000, 'both sections exist');
+    assert.deepEqual([STAGE_DEFAULTS.staging.cdn, STAGE_DEFAULTS.production.cdn], [false, false]);
+    assert.ok(section.includes('Off by default in both stages'));
+    for (const path of CDN_CACHED_PATHS) assert.ok(section.includes(`\`${path}\``), path);
+    for (const header of CDN_READ_FORWARDED_HEADERS) assert.ok(section.includes(`\`${header}\``), header);
+    assert.ok(section.includes(`max ${CDN_MAX_TTL_SECONDS} s`));
+    for (const needed of ['**all query strings**', 'never `Authorization`', '`CachingDisabled`', '`AllViewer`', 'us-east-1', '`cdnCertificateArn`', '`cloudFrontPrefixListId`', 'FORWARDED_IP', 'No CLOUDFRONT-scope web ACL is added', 'ALLOWED_HOSTS']) {
+      assert.ok(section.includes(needed), needed);
+    }
+    assert.ok(section.includes(`\`${CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST}\``));
+    assert.ok(section.includes(`**\`${ORIGIN_VERIFY_HEADER}\`**`));
+    assert.ok(section.includes(`**\`TIMEWARP_TRUSTED_PROXIES=${trustedProxies({ cdn: true })}\`**`));
+    assert.ok(section.includes(`(and \`${trustedProxies({ cdn: false })}\`, the ALB alone, without`));
+  });
+
+  test('SCALING.md: what is cached, for how long, the worked example and the staleness, with the numbers the code and server use', () => {
+    assert.ok(cdn.includes(`max-age=${ORIGIN_MAX_AGE_SECONDS},\n  stale-while-revalidate=${ORIGIN_STALE_WHILE_REVALIDATE_SECONDS}`) || cdn.includes(`max-age=${ORIGIN_MAX_AGE_SECONDS}, stale-while-revalidate=${ORIGIN_STALE_WHILE_REVALIDATE_SECONDS}`));
+    assert.ok(cdn.includes(`**fresh for ${ORIGIN_MAX_AGE_SECONDS} s**`));
+    assert.ok(cdn.includes(`**${ORIGIN_STALE_WHILE_REVALIDATE_SECONDS} s more**`));
+    assert.ok(cdn.includes(`**${CDN_MAX_TTL_SECONDS} s** maximum TTL`));
+    assert.ok(cdn.includes(`once per ${ORIGIN_MAX_AGE_SECONDS} s\nper edge location`) || cdn.includes(`once per ${ORIGIN_MAX_AGE_SECONDS} s per edge location`));
+    const total = ORIGIN_MAX_AGE_SECONDS + ORIGIN_STALE_WHILE_REVALIDATE_SECONDS;
+    assert.ok(cdn.includes(`**${ORIGIN_MAX_AGE_SECONDS} s + ${ORIGIN_STALE_WHILE_REVALIDATE_SECONDS} s = ${total} s**`));
+    assert.ok(cdn.includes('the origin itself is\nexact') || cdn.includes('the origin itself is exact'));
+    // The worked example's arithmetic: edges / max-age, and URLs x edges / max-age.
+    const one = cdn.match(/at\nmost (\d+) \/ (\d+) = \*\*(\d+) requests a second\*\*|at most (\d+) \/ (\d+) = \*\*(\d+) requests a second\*\*/)!;
+    const [edges, age, result] = (one[1] ? one.slice(1, 4) : one.slice(4, 7)).map(Number);
+    assert.equal(age, ORIGIN_MAX_AGE_SECONDS);
+    assert.equal(edges / age, result);
+    const many = cdn.match(/([\d,]+) × (\d+) \/ (\d+) = \*\*([\d,]+) reads\/s\*\*/)!;
+    const [urls, edges2, age2, result2] = many.slice(1, 5).map((x) => Number(x.replace(/,/g, '')));
+    assert.equal(age2, ORIGIN_MAX_AGE_SECONDS);
+    assert.equal((urls * edges2) / age2, result2);
+  });
+
+  test('SCALING.md: the cost at the small profile and at scale adds up', () => {
+    assert.ok(cdn.includes('10 million requests'));
+    const small = Number(doc.match(/\| \*\*total\*\* \|.*\| \*\*≈ \$(\d+\.\d\d)\*\* \|$/m)![1]);
+    const m = cdn.match(/≈ \$(\d+\.\d\d) instead of ≈ \$(\d+\.\d\d)/)!;
+    assert.equal(Number(m[2]), small, 'the small total DEPLOYMENT.md states');
+    assert.equal(Math.round((small + 0.4) * 100), Math.round(Number(m[1]) * 100), 'plus the $0.40 secret');
+    // $0.0100 per 10,000 requests, 30.42 days a month.
+    const monthly = (perSecond: number) => ((perSecond * 730 * 3600) / 10000) * 0.01;
+    const at = (re: RegExp) => Number(cdn.match(re)![1].replace(/,/g, ''));
+    const oneX = at(/\*\*≈ \$([\d,]+)\/month\*\*/);
+    assert.ok(Math.abs(oneX - monthly(500)) / monthly(500) < 0.05, `${oneX} vs ${monthly(500)}`);
+    const hundredX = at(/would be ≈ \$([\d,]+) at list price/);
+    assert.ok(Math.abs(hundredX - monthly(50000)) / monthly(50000) < 0.05, `${hundredX} vs ${monthly(50000)}`);
   });
 });

@@ -40,7 +40,13 @@ function acknowledgements(root: IConstruct): Ack[] {
   return out;
 }
 
-const variants = { default: BASE_CONTEXT, 'all options': ALL_OPTIONS_CONTEXT, 'small profile': { ...BASE_CONTEXT, profile: 'small' } };
+const variants = {
+  default: BASE_CONTEXT,
+  'all options': ALL_OPTIONS_CONTEXT,
+  'small profile': { ...BASE_CONTEXT, profile: 'small' },
+  // CloudFront in front of the production ALB (test/suites/cdn.ts has its own assertions).
+  cdn: { ...BASE_CONTEXT, 'production:cdn': 'true', 'production:cloudFrontPrefixListId': 'pl-3b927c52' },
+};
 const used = new Set<string>();
 const allAcks = new Map<string, Ack>();
 
