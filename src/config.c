@@ -249,7 +249,11 @@ static void load_database(struct config *c, config_lookup lookup, void *ctx, str
         /* Dates must come back as YYYY-MM-DD whatever the server's defaults are. */
         snprintf(v, sizeof v,
                  "-c DateStyle=ISO,YMD -c TimeZone=UTC -c statement_timeout=%d -c lock_timeout=%d "
-                 "-c idle_in_transaction_session_timeout=%d", ms, ms, 2 * ms);
+                 "-c idle_in_transaction_session_timeout=%d "
+                 /* Not inherited from the server's default: the one-statement submission
+                  * (migration 0004) relies on each of its statements seeing what committed
+                  * before it, as READ COMMITTED gives. */
+                 "-c default_transaction_isolation=read\\ committed", ms, ms, 2 * ms);
         pg_param(c, &used, &n, "options", v, p);
         snprintf(c->data_dir, sizeof c->data_dir, "data");
         load_pg_tls(c, pg_url, lookup, ctx, p);

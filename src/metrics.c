@@ -165,6 +165,12 @@ char *metrics_prometheus_text(size_t *len, size_t initial_capacity)
     EMIT("# HELP timewarp_database_errors_total Database operations that failed.\n"
          "# TYPE timewarp_database_errors_total counter\n");
     EMIT("timewarp_database_errors_total %llu\n", atomic_load(&total.events[METRIC_DB_ERROR]));
+    EMIT("# HELP timewarp_group_commits_total SQLite transactions shared by several writes.\n"
+         "# TYPE timewarp_group_commits_total counter\n");
+    EMIT("timewarp_group_commits_total %llu\n", atomic_load(&total.events[METRIC_GROUP_COMMIT]));
+    EMIT("# HELP timewarp_group_commit_writes_total Writes that were in a shared transaction.\n"
+         "# TYPE timewarp_group_commit_writes_total counter\n");
+    EMIT("timewarp_group_commit_writes_total %llu\n", atomic_load(&total.events[METRIC_GROUP_COMMIT_WRITE]));
 #undef EMIT
     *len = t.buf ? t.pos : 0;
     return t.buf;

@@ -12,6 +12,8 @@ enum metric_event {
     METRIC_SUBMISSION_REJECTED,
     METRIC_SUBMISSION_DUPLICATE,
     METRIC_DB_ERROR,
+    METRIC_GROUP_COMMIT,       /* a SQLite transaction shared by several writes (store/io.c) */
+    METRIC_GROUP_COMMIT_WRITE, /* a write that was in one */
     METRIC_EVENT_COUNT
 };
 

@@ -11,8 +11,8 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"/contributors", "POST", api_contributors_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
-    {"/submissions", "POST", api_submissions_create, ROUTE_DATABASE | ROUTE_JSON_BODY},
+    {"/contributors", "POST", api_contributors_create, ROUTE_DATABASE | ROUTE_JSON_BODY | ROUTE_GROUP_COMMIT},
+    {"/submissions", "POST", api_submissions_create, ROUTE_DATABASE | ROUTE_JSON_BODY | ROUTE_GROUP_COMMIT},
     {"/submissions/{id}", "GET", api_submissions_get, ROUTE_DATABASE | ROUTE_READ},
     {"/clips", "GET", api_clips_list, ROUTE_DATABASE | ROUTE_READ | ROUTE_CACHED},
     {"/clips/{id}", "GET", api_clips_get, ROUTE_DATABASE | ROUTE_READ | ROUTE_CACHED},

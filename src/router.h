@@ -19,6 +19,7 @@ struct route_match {
 #define ROUTE_HEALTH    4u /* exempt from Host checks and quiet in the access log */
 #define ROUTE_READ      8u /* only reads: on SQLite tried first on the I/O thread (exchange.c) */
 #define ROUTE_CACHED   16u /* a public read: answered through api/read_cache.c (ETag, 304) */
+#define ROUTE_GROUP_COMMIT 32u /* a write that may share a transaction (SQLite, store/io.c) */
 
 void router_match(const char *method, const char *path, struct route_match *m);
 #endif

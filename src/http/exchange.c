@@ -177,6 +177,17 @@ static void call_run(struct dbio_task *t, struct store *st)
         api_error(&call->res, 500, "INTERNAL_ERROR", "Internal server error.", NULL);
 }
 
+/* The group this write was in failed to commit: whatever the handler answered, nothing of
+ * it is stored. */
+static void call_lost(struct dbio_task *t)
+{
+    struct db_call *call = (struct db_call *)t;
+    jw_free(&call->res.body);
+    call->res = (struct response){0};
+    api_error(&call->res, 503, "SERVICE_UNAVAILABLE",
+              "The database could not store this; nothing was saved. Try again shortly.", NULL);
+}
+
 static void call_done(struct dbio_task *t)
 {
     struct db_call *call = (struct db_call *)t;
@@ -261,6 +272,8 @@ static void hand_to_database(struct conn *c, api_handler handler, const struct r
     call->query = q;
     call->task.run = call_run;
     call->task.done = call_done;
+    call->task.lost = call_lost;
+    call->task.group_commit = cfg->engine == DB_SQLITE && (m->flags & ROUTE_GROUP_COMMIT);
     call->task.deadline_us = dbio_now_us() + (int64_t)cfg->db_timeout_ms * 1000;
     call->loop = c->loop;
     call->conn = c;

@@ -2,6 +2,7 @@
 #include "store/io.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,6 +13,8 @@
 #define MAX_WORKERS 256
 #define BACKOFF_MIN_US 250000
 #define BACKOFF_MAX_US 2000000
+/* Group commit (SQLite): at most this many waiting writes share one transaction. */
+#define GROUP_MAX 32
 
 static const struct config *cfg;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -19,6 +22,7 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static struct dbio_task *head, *tail; /* the queue, under lock */
 static int queued, queue_cap;
 static int idle; /* workers waiting on `wake`: a submit signals only when one is */
+static bool group_running; /* a worker is running a group: the others leave group tasks be */
 static bool stopping;
 static pthread_t threads[MAX_WORKERS];
 static int nthreads;
@@ -122,31 +126,106 @@ static void run_task(struct worker *w, struct dbio_task *t)
         atomic_store(&probing, false);
 }
 
+/* ---- group commit (SQLite) ------------------------------------------------------------------
+ * SQLite has one writer at a time, and a write transaction's cost is mostly its COMMIT
+ * (writing the WAL frames of every page it touched). Writes that queue while one runs are
+ * taken together: one BEGIN, each in a savepoint of its own (store.c), one COMMIT, then
+ * every answer. Each is still acknowledged only after the COMMIT that holds it; a
+ * duplicate or an error stays its own (its savepoint is rolled back). Only one worker
+ * runs a group at a time, so the next group collects everything that queued meanwhile. */
+
+static void run_group(struct worker *w, struct dbio_task **g, int n)
+{
+    struct store *st = atomic_load(&next_probe_us) == 0 ? usable_store(w) : NULL;
+    int64_t deadline = g[0]->deadline_us;
+    for (int i = 1; i < n; i++)
+        deadline = g[i]->deadline_us < deadline ? g[i]->deadline_us : deadline;
+    if (st)
+        store_set_deadline(st, deadline);
+    if (!st || store_is_broken(st) || dbio_now_us() >= deadline || !store_group_begin(st)) {
+        for (int i = 0; i < n; i++) /* each on its own, with the breaker and deadlines */
+            run_task(w, g[i]);
+        return;
+    }
+    bool wrote[GROUP_MAX];
+    for (int i = 0; i < n; i++) {
+        g[i]->run(g[i], st);
+        wrote[i] = store_wrote(st);
+    }
+    metrics_count(METRIC_GROUP_COMMIT);
+    for (int i = 0; i < n; i++)
+        metrics_count(METRIC_GROUP_COMMIT_WRITE);
+    if (!store_group_end(st)) {
+        log_eventf(LOG_ERROR, "group commit of %d write(s) failed: %s", n, store_last_error(st));
+        for (int i = 0; i < n; i++)
+            if (wrote[i] && g[i]->lost)
+                g[i]->lost(g[i]);
+    }
+    for (int i = 0; i < n; i++)
+        g[i]->done(g[i]);
+}
+
+/* Takes the next task this worker may run (under lock): the first that is not a group task,
+ * or, if no group is running, the first group task together with every other queued one. */
+static int take_tasks(struct dbio_task **out)
+{
+    int n = 0;
+    for (struct dbio_task **l = &head, *p = NULL; *l && n < GROUP_MAX;) {
+        struct dbio_task *t = *l;
+        bool take = n == 0 ? (!t->group_commit || !group_running) : (out[0]->group_commit && t->group_commit);
+        if (!take) {
+            p = t;
+            l = &t->next;
+            continue;
+        }
+        *l = t->next;
+        if (tail == t)
+            tail = p;
+        t->next = NULL;
+        out[n++] = t;
+        queued--;
+        if (!out[0]->group_commit)
+            break;
+    }
+    if (n > 0 && out[0]->group_commit)
+        group_running = true;
+    return n;
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
     struct worker w = {0};
+    struct dbio_task *batch[GROUP_MAX];
     for (;;) {
         pthread_mutex_lock(&lock);
-        while (!head && !stopping) {
+        int n;
+        while ((n = take_tasks(batch)) == 0 && !stopping) {
             idle++;
             pthread_cond_wait(&wake, &lock);
             idle--;
         }
-        struct dbio_task *t = head;
-        if (!t) { /* stopping, queue empty */
+        if (n == 0) { /* stopping, nothing left this worker may take */
             pthread_mutex_unlock(&lock);
             break;
         }
-        head = t->next;
-        if (!head)
-            tail = NULL;
-        queued--;
         /* More waiting and a worker asleep: wake it, so parallelism follows the queue. */
         if (head && idle > 0)
             pthread_cond_signal(&wake);
         pthread_mutex_unlock(&lock);
-        run_task(&w, t);
+        if (batch[0]->group_commit) {
+            if (n == 1)
+                run_task(&w, batch[0]);
+            else
+                run_group(&w, batch, n);
+            pthread_mutex_lock(&lock);
+            group_running = false;
+            if (head)
+                pthread_cond_broadcast(&wake); /* group tasks that waited for this one */
+            pthread_mutex_unlock(&lock);
+        } else {
+            run_task(&w, batch[0]);
+        }
     }
     store_close(w.st);
     return NULL;

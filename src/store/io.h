@@ -21,6 +21,12 @@ struct dbio_task {
     /* Then called on the same worker; the task belongs to the submitter again. */
     void (*done)(struct dbio_task *t);
     int64_t deadline_us; /* CLOCK_MONOTONIC */
+    /* SQLite: may share one transaction with other such tasks (group commit, io.c), each in
+     * a savepoint of its own. Such a task's writes go through store_run's begin/end write. */
+    bool group_commit;
+    /* For a group_commit task whose writes were in the group when its COMMIT failed: its
+     * answer must now say that nothing was stored (called before done). */
+    void (*lost)(struct dbio_task *t);
     struct dbio_task *next;
 };
 

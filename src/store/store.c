@@ -17,7 +17,7 @@
 enum {
     ID_PING, ID_INSERT_CONTRIBUTOR, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
-    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN, ID_CHANGES,
+    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN, ID_CHANGES, ID_SUBMIT,
 };
 
 #define CLIP_SELECT "SELECT " CLIP_COLUMNS " FROM clips cl " CLIP_JOINS
@@ -77,6 +77,11 @@ static const struct db_stmt
     ST_CLIP_HIDDEN = {ID_CLIP_HIDDEN,
         "SELECT hidden_at FROM clips WHERE youtube_video_id = ? AND performance_date = ? "
         "AND hidden_at IS NOT NULL"};
+
+/* PostgreSQL: the whole submission transaction below in one statement, one round trip
+ * (migration 0004 has the function; it follows submission_steps step for step). */
+static const struct db_stmt ST_SUBMIT = {ID_SUBMIT,
+    "SELECT timewarp_submit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
 
 /* What tells this connection that someone committed since it last asked (store_changes).
  * SQLite: data_version changes when any other connection, of any process, has committed.
@@ -176,7 +181,11 @@ enum db_status store_script(struct store *st, const char *sql)
 
 enum db_status store_begin_write(struct store *st)
 {
-    enum db_status rc = st->drv->begin_write(st->conn); /* a BEGIN alone changes nothing */
+    /* In a group (io.c), each operation's transaction is a savepoint of the group's. */
+    if (st->group && st->group_failed)
+        return DB_BUSY;
+    enum db_status rc = st->group ? st->drv->exec_script(st->conn, "SAVEPOINT one_request")
+                                  : st->drv->begin_write(st->conn); /* a BEGIN alone changes nothing */
     if (rc == DB_OK) {
         st->statements_done++;
         st->in_transaction = true;
@@ -186,10 +195,38 @@ enum db_status store_begin_write(struct store *st)
 
 enum db_status store_end_write(struct store *st, bool commit)
 {
+    if (st->group) {
+        /* Released into the group's transaction: stored only by the group's COMMIT. */
+        enum db_status rc = commit ? DB_OK : st->drv->exec_script(st->conn, "ROLLBACK TO one_request");
+        enum db_status released = st->drv->exec_script(st->conn, "RELEASE one_request");
+        return rc != DB_OK ? rc : released;
+    }
     if (commit)
         st->commit_sent = true;
     return st->drv->end_write(st->conn, commit);
 }
+
+bool store_group_begin(struct store *st)
+{
+    st->group = st->drv->begin_write(st->conn) == DB_OK;
+    st->group_failed = false;
+    return st->group;
+}
+
+bool store_group_end(struct store *st)
+{
+    st->group = false;
+    enum db_status rc = st->drv->end_write(st->conn, !st->group_failed);
+    if (st->group_failed)
+        rc = DB_BUSY; /* rolled back: nothing of the group is stored */
+    /* Committed (or perhaps, if the answer was lost): readers must look again. */
+    store_note_change();
+    if (rc == DB_NOT_SENT || rc == DB_UNAVAILABLE)
+        st->broken = true;
+    return rc == DB_OK;
+}
+
+bool store_wrote(const struct store *st) { return st->wrote; }
 
 static enum store_status to_store_status(enum db_status rc)
 {
@@ -267,6 +304,11 @@ static enum db_status track(struct store *st, enum db_status rc)
 {
     if (rc != DB_OK)
         st->last_db_status = rc;
+    /* A failure in a group may have rolled the group's whole transaction back (SQLite does
+     * on an interrupt or a full disk); the writes after it must not start transactions of
+     * their own that then commit alone. */
+    if (st->group && rc != DB_OK && rc != DB_CONFLICT)
+        st->group_failed = true;
     return rc;
 }
 
@@ -374,8 +416,34 @@ static enum store_status submission_steps(struct store *st, const struct submiss
     return hidden.found ? STORE_GONE : STORE_DUPLICATE;
 }
 
+/* One statement is its own transaction, so nothing is half-written here either; with no
+ * BEGIN, a lost answer is never retried (with_retry: a write outside a transaction). */
+static enum store_status submit_in_one_statement(struct store *st, const struct submission_args *a)
+{
+    const struct submission_rec *s = a->s;
+    const struct clip_rec *c = a->clip;
+    const char *p[] = {s->id, s->status, s->validation_error, s->raw_youtube_input,
+                       s->raw_date_input, s->title, s->notes, s->submitted_at, s->contributor_id,
+                       c ? c->id : NULL, c ? c->youtube_video_id : NULL,
+                       c ? c->performance_date : NULL, c ? c->title : NULL, c ? c->notes : NULL,
+                       c ? c->created_at : NULL, c ? a->duplicate_error : NULL,
+                       c ? a->removed_error : NULL};
+    struct first_col outcome = {0};
+    if (track(st, store_exec(st, &ST_SUBMIT, p, 17, capture_first, &outcome)))
+        return to_store_status(st->last_db_status);
+    if (strcmp(outcome.value, "no contributor") == 0)
+        return STORE_NOT_FOUND;
+    if (strcmp(outcome.value, "duplicate") == 0)
+        return STORE_DUPLICATE;
+    if (strcmp(outcome.value, "gone") == 0)
+        return STORE_GONE;
+    return outcome.found ? STORE_OK : STORE_ERROR;
+}
+
 static enum store_status op_create_submission(struct store *st, void *args)
 {
+    if (strcmp(st->drv->name, "postgres") == 0)
+        return submit_in_one_statement(st, args);
     if (track(st, store_begin_write(st)))
         return to_store_status(st->last_db_status);
     enum store_status rc = submission_steps(st, args);

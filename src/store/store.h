@@ -96,6 +96,15 @@ enum store_status store_changes(struct store *st, unsigned long long *generation
 /* Moves the generation on (store.c calls it after every write; the group commit too). */
 void store_note_change(void);
 
+/* ---- group commit (store/io.c) ---- */
+/* Opens one write transaction that the following operations join, each in a savepoint
+ * (their own begin/commit become SAVEPOINT/RELEASE); false if it could not begin. */
+bool store_group_begin(struct store *st);
+/* Commits the group; false if the COMMIT failed (then nothing of the group is stored). */
+bool store_group_end(struct store *st);
+/* Whether the last operation sent a write (so a failed group COMMIT lost it). */
+bool store_wrote(const struct store *st);
+
 /* ---- moderation (store/moderation.c) ---- */
 typedef void (*store_report_fn)(void *ctx, const struct report_rec *r, const struct clip_rec *clip);
 typedef void (*store_action_fn)(void *ctx, const struct action_rec *a);

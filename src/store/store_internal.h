@@ -16,6 +16,8 @@ struct store {
     bool commit_sent;              /* ...and its COMMIT sent: from here an effect is possible */
     enum db_status last_db_status; /* first failure in the current operation */
     long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
+    bool group;                    /* inside a group commit (io.c): writes are savepoints */
+    bool group_failed;             /* ...and a statement in it failed: roll the group back */
     char change_token[256];        /* what store_changes last saw ("" = nothing yet) */
 };
 

@@ -36,6 +36,7 @@ import cases.test_calendar  # noqa: E402,F401
 import cases.test_rate_limits  # noqa: E402,F401
 import cases.test_moderation  # noqa: E402,F401
 import cases.test_caching  # noqa: E402,F401
+import cases.test_group_commit  # noqa: E402,F401
 
 
 def main():
