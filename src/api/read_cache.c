@@ -138,17 +138,27 @@ void read_cache_answer(api_handler handler, const char *key, const struct reques
                        struct response *res)
 {
     unsigned long long generation = 0;
-    bool usable = req->store && store_changes(req->store, &generation) == STORE_OK;
+    if (!req->store) { /* no database now: the handler says so in its own words */
+        handler(req, res);
+        return;
+    }
+    /* A database that cannot answer this cannot answer the query either: say so now, within
+     * the time budget, rather than try the query after it. */
+    enum store_status rc = store_changes(req->store, &generation);
+    if (rc != STORE_OK) {
+        api_store_failure(req, res, rc);
+        return;
+    }
     bool conditional = req->if_none_match != NULL;
     /* The cheapest answer: the client has it already (no copy of the body at all). */
-    if (usable && conditional && lookup(key, generation, res, false) &&
+    if (conditional && lookup(key, generation, res, false) &&
         read_cache_etag_matches(req->if_none_match, res->etag)) {
         res->cache_control = PUBLIC_CACHE_CONTROL;
         not_modified(res);
         return;
     }
     res->etag[0] = '\0';
-    if (usable && lookup(key, generation, res, true)) {
+    if (lookup(key, generation, res, true)) {
         res->status = 200;
     } else {
         handler(req, res);
@@ -156,8 +166,7 @@ void read_cache_answer(api_handler handler, const char *key, const struct reques
             return;
         snprintf(res->etag, sizeof res->etag, "\"%016llx\"",
                  (unsigned long long)hash_bytes(res->body.buf, res->body.len));
-        if (usable)
-            keep(key, generation, res);
+        keep(key, generation, res);
     }
     res->cache_control = PUBLIC_CACHE_CONTROL;
     if (conditional && read_cache_etag_matches(req->if_none_match, res->etag))

@@ -215,8 +215,13 @@ static enum db_status collect(struct pg_conn *c, pg_result_fn on_result, void *c
         PQclear(res);
     }
 no_answer:
-    /* The statement may or may not have run; the connection's state is unknown. */
+    /* The statement may or may not have run, and the session is mid-statement: it is of no
+     * further use, whatever the caller does next (a later send on it would fail with "another
+     * command is already in progress", which reads as an SQL error, for good). Closed here,
+     * every later call fails as not sent until the reconnect. */
     set_error(c, "query", "no answer within the database time budget");
+    PQfinish(c->pg);
+    c->pg = NULL;
     return DB_UNAVAILABLE;
 }
 

@@ -667,7 +667,10 @@ enum store_status store_changes(struct store *st, unsigned long long *generation
         return STORE_UNAVAILABLE;
     struct change_token t = {0};
     const struct db_stmt *s = &ST_CHANGES[strcmp(st->drv->name, "postgres") == 0];
-    if (store_exec(st, s, NULL, 0, capture_token, &t) != DB_OK || !t.found)
+    enum db_status rc = store_exec(st, s, NULL, 0, capture_token, &t);
+    if (rc == DB_NOT_SENT || rc == DB_UNAVAILABLE)
+        st->broken = true; /* as with_retry would: reconnect before the next operation */
+    if (rc != DB_OK || !t.found)
         return STORE_UNAVAILABLE;
     /* A token too long to keep (thousands of transactions in progress) counts as a change
      * every time: never a stale answer, only no cache. */
