@@ -134,6 +134,24 @@ static void not_modified(struct response *res)
     res->status = 304;
 }
 
+bool read_cache_answer_known(const char *key, unsigned long long generation,
+                             const struct request *req, struct response *res)
+{
+    /* The cheapest answer: the client has it already (no copy of the body at all). */
+    if (req->if_none_match && lookup(key, generation, res, false) &&
+        read_cache_etag_matches(req->if_none_match, res->etag)) {
+        res->cache_control = PUBLIC_CACHE_CONTROL;
+        not_modified(res);
+        return true;
+    }
+    res->etag[0] = '\0';
+    if (!lookup(key, generation, res, true))
+        return false;
+    res->status = 200;
+    res->cache_control = PUBLIC_CACHE_CONTROL;
+    return true;
+}
+
 void read_cache_answer(api_handler handler, const char *key, const struct request *req,
                        struct response *res)
 {
@@ -149,26 +167,15 @@ void read_cache_answer(api_handler handler, const char *key, const struct reques
         api_store_failure(req, res, rc);
         return;
     }
-    bool conditional = req->if_none_match != NULL;
-    /* The cheapest answer: the client has it already (no copy of the body at all). */
-    if (conditional && lookup(key, generation, res, false) &&
-        read_cache_etag_matches(req->if_none_match, res->etag)) {
-        res->cache_control = PUBLIC_CACHE_CONTROL;
-        not_modified(res);
+    if (read_cache_answer_known(key, generation, req, res))
         return;
-    }
-    res->etag[0] = '\0';
-    if (lookup(key, generation, res, true)) {
-        res->status = 200;
-    } else {
-        handler(req, res);
-        if (res->status != 200 || res->body.failed)
-            return;
-        snprintf(res->etag, sizeof res->etag, "\"%016llx\"",
-                 (unsigned long long)hash_bytes(res->body.buf, res->body.len));
-        keep(key, generation, res);
-    }
+    handler(req, res);
+    if (res->status != 200 || res->body.failed)
+        return;
+    snprintf(res->etag, sizeof res->etag, "\"%016llx\"",
+             (unsigned long long)hash_bytes(res->body.buf, res->body.len));
+    keep(key, generation, res);
     res->cache_control = PUBLIC_CACHE_CONTROL;
-    if (conditional && read_cache_etag_matches(req->if_none_match, res->etag))
+    if (req->if_none_match && read_cache_etag_matches(req->if_none_match, res->etag))
         not_modified(res);
 }

@@ -18,6 +18,11 @@
 void read_cache_answer(api_handler handler, const char *key, const struct request *req,
                        struct response *res);
 
+/* Answers from the cache alone, for a generation someone else just had from store_changes
+ * (store/change_check.c); false when nothing is kept for it (ask read_cache_answer). */
+bool read_cache_answer_known(const char *key, unsigned long long generation,
+                             const struct request *req, struct response *res);
+
 /* Drops everything (tests; shutdown, so LeakSanitizer sees a clean heap). */
 void read_cache_clear(void);
 

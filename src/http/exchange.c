@@ -188,6 +188,18 @@ static void call_lost(struct dbio_task *t)
               "The database could not store this; nothing was saved. Try again shortly.", NULL);
 }
 
+/* PostgreSQL, a cached read: the shared change check's answer (store/change_check.c). */
+static bool call_checked(struct dbio_task *t, unsigned long long generation)
+{
+    struct db_call *call = (struct db_call *)t;
+    if (generation == 0)
+        api_error(&call->res, 503, "SERVICE_UNAVAILABLE", "The server is busy; try again shortly.", NULL);
+    else if (!read_cache_answer_known(call->target, generation, &call->req, &call->res))
+        return false;
+    loop_post_done(call->loop, t);
+    return true;
+}
+
 static void call_done(struct dbio_task *t)
 {
     struct db_call *call = (struct db_call *)t;
@@ -310,6 +322,11 @@ static void hand_to_database(struct conn *c, api_handler handler, const struct r
     http_parse_query(call->query, &call->req);
     c->call = call;
     c->state = CONN_WAIT_DB;
+    if (call->cached && cfg->engine == DB_POSTGRES) {
+        call->task.checked = call_checked;
+        dbio_check_changes(&call->task);
+        return;
+    }
     if (!dbio_submit(&call->task)) {
         /* Every worker is busy and the queue is full: say so now rather than queue forever. */
         exchange_abandon(c);

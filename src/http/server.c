@@ -92,7 +92,7 @@ int server_run(const struct config *c)
         log_eventf(LOG_ERROR, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
         return 1;
     }
-    if (!dbio_start(c)) {
+    if (!dbio_start(c) || (c->engine == DB_POSTGRES && !dbio_check_changes_start(c))) {
         close(listen_fd);
         log_eventf(LOG_ERROR, "cannot start the database workers: %s", strerror(errno));
         return 1;
@@ -134,6 +134,7 @@ int server_run(const struct config *c)
         nanosleep(&tick, NULL);
     }
     int left = atomic_load(&http_in_flight);
+    dbio_check_changes_stop(); /* its reads go on to the workers, which finish them: */
     dbio_stop(); /* queued calls finish (or fail fast) and come back to the loops */
     for (int i = 0; i < nloops; i++)
         loop_stop(&loops[i]);

@@ -27,6 +27,11 @@ struct dbio_task {
     /* For a group_commit task whose writes were in the group when its COMMIT failed: its
      * answer must now say that nothing was stored (called before done). */
     void (*lost)(struct dbio_task *t);
+    /* For dbio_check_changes: called on the checking thread with the data generation the
+     * check gave. True when the task was answered with it (then it has been handed back to
+     * its submitter); false sends it on to a worker as usual. Generation 0: the worker
+     * queue is full, answer 503 and hand it back. */
+    bool (*checked)(struct dbio_task *t, unsigned long long generation);
     struct dbio_task *next;
 };
 
@@ -43,4 +48,12 @@ bool dbio_database_reachable(void);
 void dbio_check_database(void);
 
 int64_t dbio_now_us(void);
+
+/* Cached reads on PostgreSQL (store/change_check.c): a thread with its own connection that
+ * asks "did anyone commit?" once for every read waiting, instead of once per read. */
+bool dbio_check_changes_start(const struct config *c);
+/* Queues t for the next check to begin; t->checked is then called with its answer. */
+void dbio_check_changes(struct dbio_task *t);
+/* Ends the thread after the reads already waiting had their check. */
+void dbio_check_changes_stop(void);
 #endif
