@@ -171,9 +171,11 @@ def prepare_database(procs, db, url, workdir, ids_file_dir):
     clip_etag = c.last_headers.get("etag", "")
     st2, list_body = c.request("GET", "/clips?limit=50")
     c.close()
-    if st != 200 or st2 != 200 or not clip_etag:
-        raise RuntimeError("[%s] could not capture the clip and list answers (%d, %d, ETag %r)" % (
-            db, st, st2, clip_etag))
+    if st != 200 or st2 != 200:
+        raise RuntimeError("[%s] could not capture the clip and list answers (%d, %d)" % (db, st, st2))
+    if not clip_etag:  # an older binary (TIMEWARP_BIN): its "304" row then measures 200s
+        bl.log("[%s] the server sends no ETag: the If-None-Match scenario gets full answers" % db)
+        clip_etag = '"0000000000000000"'
     return {"db": db, "url": url, "workdir": workdir, "server": server, "contributor": contributor,
             "clip": clip, "sub": sub, "ids_file": ids_file, "clip_etag": clip_etag,
             "clip_body": clip_body, "list_body": list_body,
