@@ -14,6 +14,9 @@
 #include <pthread.h>
 #include <stdio.h>
 
+/* How long a lost connection gets to come back before the reads waiting go on without it. */
+#define RECONNECT_TRY_US 250000
+
 static const struct config *cfg;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
@@ -40,15 +43,22 @@ static void *checker_main(void *arg)
         /* While the breaker is open the workers answer at once; a check here would only
          * wait out the time budget first. */
         if (dbio_database_reachable() && !stopping) {
+            /* Never past the first waiting read's deadline: the workers must still be able
+             * to answer it (a 503 within the budget) if this check cannot. */
+            int64_t deadline = monotonic_us() + (int64_t)cfg->db_timeout_ms * 1000;
+            for (struct dbio_task *t = batch; t; t = t->next)
+                deadline = t->deadline_us < deadline ? t->deadline_us : deadline;
             char err[512];
-            if (st && store_is_broken(st) && !store_reconnect(st)) {
-                store_close(st);
-                st = NULL;
-            }
             if (!st && !(st = store_open(cfg, err, sizeof err)))
                 log_eventf(LOG_WARN, "change check: cannot connect: %s", err);
-            if (st) {
-                store_set_deadline(st, monotonic_us() + (int64_t)cfg->db_timeout_ms * 1000);
+            if (st && store_is_broken(st)) {
+                /* A short try: while it fails the workers answer (their breaker opens). */
+                int64_t soon = monotonic_us() + RECONNECT_TRY_US;
+                store_set_deadline(st, soon < deadline ? soon : deadline);
+                store_reconnect(st);
+            }
+            if (st && !store_is_broken(st)) {
+                store_set_deadline(st, deadline);
                 known = store_changes(st, &generation) == STORE_OK;
             }
         }

@@ -162,7 +162,8 @@ enum db_status store_exec(struct store *st, const struct db_stmt *s, const char 
         st->last_db_status = DB_ERROR;
         return DB_ERROR;
     }
-    if (strncmp(s->sql, "SELECT", 6) != 0)
+    /* What only reads: SELECT, and the PRAGMAs run through here (data_version, the checks). */
+    if (strncmp(s->sql, "SELECT", 6) != 0 && strncmp(s->sql, "PRAGMA", 6) != 0)
         st->wrote = true;
     struct counted c = {st, fn, ctx};
     enum db_status rc = st->drv->exec(st->conn, s, params, nparams, fn ? count_row : NULL, &c);
@@ -661,17 +662,24 @@ static void capture_token(void *ctx, const char *const *cols, int ncols)
     t->found = true;
 }
 
+static enum store_status op_changes(struct store *st, void *args)
+{
+    struct change_token *t = args;
+    memset(t, 0, sizeof *t);
+    const struct db_stmt *s = &ST_CHANGES[strcmp(st->drv->name, "postgres") == 0];
+    if (track(st, store_exec(st, s, NULL, 0, capture_token, t)))
+        return to_store_status(st->last_db_status);
+    return t->found ? STORE_OK : STORE_ERROR;
+}
+
 enum store_status store_changes(struct store *st, unsigned long long *generation_out)
 {
-    if (st->broken)
-        return STORE_UNAVAILABLE;
-    struct change_token t = {0};
-    const struct db_stmt *s = &ST_CHANGES[strcmp(st->drv->name, "postgres") == 0];
-    enum db_status rc = store_exec(st, s, NULL, 0, capture_token, &t);
-    if (rc == DB_NOT_SENT || rc == DB_UNAVAILABLE)
-        st->broken = true; /* as with_retry would: reconnect before the next operation */
-    if (rc != DB_OK || !t.found)
-        return STORE_UNAVAILABLE;
+    /* Through with_retry like any read: a session cut by a password rotation or a restart
+     * is re-established and asked again, rather than costing the request a 503. */
+    struct change_token t;
+    enum store_status rc = with_retry(st, op_changes, &t);
+    if (rc != STORE_OK)
+        return rc;
     /* A token too long to keep (thousands of transactions in progress) counts as a change
      * every time: never a stale answer, only no cache. */
     if (t.too_long || strcmp(t.text, st->change_token) != 0) {
