@@ -255,6 +255,27 @@ static void free_batch(struct batch *b)
     }
 }
 
+/* The batch's insert: in the bulk load, first the one that takes a record already stored
+ * for an error (cheaper: no speculative insertion), inside a savepoint; a clash there can
+ * only be the file saying a record twice, and the batch is then taken the ordinary way,
+ * whose verify names the line. True when the insert ran, with `inserted` rows. */
+static bool insert_rows(struct importer *imp, struct batch *b, const char *const *p, long *inserted)
+{
+    const struct record_type *t = b->t;
+    if (imp->bulk) {
+        if (store_script(imp->st, "SAVEPOINT batch") != DB_OK)
+            return false;
+        enum db_status rc = store_exec(imp->st, &t->insert_fresh, p, 1, count_row, inserted);
+        if (rc == DB_OK)
+            return store_script(imp->st, "RELEASE SAVEPOINT batch") == DB_OK;
+        if (rc != DB_CONFLICT || store_script(imp->st, "ROLLBACK TO SAVEPOINT batch") != DB_OK ||
+            store_script(imp->st, "RELEASE SAVEPOINT batch") != DB_OK)
+            return false;
+        *inserted = 0;
+    }
+    return store_exec(imp->st, &t->insert[imp->d], p, 1, count_row, inserted) == DB_OK;
+}
+
 /* Writes one batch (writer thread); false with err, naming the line, on the first problem. */
 static bool write_batch(struct importer *imp, struct batch *b, char *err, size_t err_len)
 {
@@ -267,7 +288,7 @@ static bool write_batch(struct importer *imp, struct batch *b, char *err, size_t
     const char *p[] = {b->rows.buf};
     struct first_line bad = {0};
     long inserted = 0, ignored = 0;
-    bool ok = store_exec(imp->st, &t->insert[imp->d], p, 1, count_row, &inserted) == DB_OK &&
+    bool ok = insert_rows(imp, b, p, &inserted) &&
               (!t->after[imp->d].sql ||
                store_exec(imp->st, &t->after[imp->d], p, 1, count_row, &ignored) == DB_OK);
     imp->inserted += inserted;

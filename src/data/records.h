@@ -40,6 +40,9 @@ struct record_type {
     struct db_stmt page[2];   /* (after row id, limit) → row id, then the fields, by row id */
     struct db_stmt get[2];    /* (public id) → row id, then the fields */
     struct db_stmt insert[2]; /* (batch) inserts the records not present yet, a row for each */
+    /* PostgreSQL's bulk load: the same insert, failing (a unique violation) instead of
+     * skipping a record already stored, which spares its speculative insertion. */
+    struct db_stmt insert_fresh;
     struct db_stmt after[2];  /* (batch) optional follow-up (bookkeeping) */
     /* (batch) → the first line whose record is not stored as given. Skipped when every
      * record of the batch was inserted: the insert wrote them as given. */
