@@ -3,8 +3,8 @@
  * written once with two macros: how a batch (one JSON array parameter) becomes rows, and
  * how text becomes a date.
  *
- * Statement ids (db.h reserves 64..110 for src/data): 64..81, 92..105 here, 82..87
- * django.c, 88..91 backup.c; a new kind takes the next free ids (106..110). */
+ * Statement ids (db.h reserves 64..110 for src/data): 64..81, 92..106 here, 82..87
+ * django.c, 88..91 backup.c; a new kind takes the next free ids (107..110). */
 #include "data/records.h"
 #include "api/body.h"
 #include "api/api.h"
@@ -29,15 +29,16 @@
 #define BOTH(id, M) {{id, M(BATCH_SQLITE, DATE_SQLITE)}, {id, M(BATCH_PG, DATE_PG)}}
 #define SAME(id, sql) {{id, sql}, {id, sql}}
 /* An insert macro takes a third piece, what happens to a record already stored: skipped
- * (the ordinary import), or an error (PostgreSQL's bulk load into an empty archive, where
- * nothing can be stored yet unless the file says it twice: import.c then takes the batch
- * again the ordinary way). Both dialects' ordinary inserts, and the bulk one. */
+ * (the ordinary import), or an error (the bulk load into an empty archive, where nothing
+ * can be stored yet unless the file says it twice: import.c then takes the batch again the
+ * ordinary way). */
 #define SKIP_PRESENT " ON CONFLICT DO NOTHING RETURNING 1"
 #define FAIL_PRESENT " RETURNING 1"
 #define INSERTS(id, fresh_id, M)                                                                 \
     .insert = {{id, M(BATCH_SQLITE, DATE_SQLITE, SKIP_PRESENT)},                                 \
                {id, M(BATCH_PG, DATE_PG, SKIP_PRESENT)}},                                        \
-    .insert_fresh = {fresh_id, M(BATCH_PG, DATE_PG, FAIL_PRESENT)}
+    .insert_fresh = {{fresh_id, M(BATCH_SQLITE, DATE_SQLITE, FAIL_PRESENT)},                     \
+                     {fresh_id, M(BATCH_PG, DATE_PG, FAIL_PRESENT)}}
 /* "WHERE true" lets SQLite tell ON CONFLICT from a join's ON after INSERT … SELECT. */
 #define NEW_ONLY(PRESENT) " WHERE true ORDER BY " LINE PRESENT
 
@@ -300,9 +301,12 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
     "raw_youtube_input, raw_date_input, title, notes, submitted_at) SELECT " V(1) ", c.id, "     \
     V(4) ", " V(5) ", " V(6) ", " V(7) ", " V(8) ", " V(9) ", " V(10) " FROM " BATCH            \
     " JOIN contributors c ON c.public_id = " V(2) NEW_ONLY(PRESENT)
+/* With the submission's row id, read while the batch's rows are still in the cache, so the
+ * link and its check at the end go by row id, not by a random public id per claim. */
 #define SUBMISSION_CLAIMS(BATCH, DATE)                                                           \
-    "INSERT INTO import_claims (line, submission, clip) SELECT " LINE ", " V(1) ", " V(3)        \
-    " FROM " BATCH " WHERE " V(3) " IS NOT NULL"
+    "INSERT INTO import_claims (line, submission, submission_id, clip) SELECT " LINE ", "        \
+    V(1) ", s.id, " V(3) " FROM " BATCH " JOIN submissions s ON s.public_id = " V(1)             \
+    " WHERE " V(3) " IS NOT NULL"
 #define SUBMISSION_VERIFY(BATCH, DATE)                                                           \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN submissions t ON t.public_id = " V(1)              \
     " LEFT JOIN contributors c ON c.id = t.contributor_id WHERE t.id IS NULL"                    \
@@ -419,7 +423,8 @@ const struct db_stmt st_table_exists[2] = {
 
 const char import_setup_sql[] =
     "CREATE TEMP TABLE import_claims (line bigint NOT NULL, submission text NOT NULL, "
-    "clip text NOT NULL)";
+    "submission_id bigint NOT NULL, clip text NOT NULL);\n"
+    "CREATE INDEX import_claims_by_submission ON import_claims (submission_id)";
 
 /* PostgreSQL, into an empty archive: load as pg_restore does, without the foreign keys and
  * the secondary (non-unique) indexes, and add them back before commit: each foreign key
@@ -482,12 +487,30 @@ const char bulk_load_end_sql[] =
     "    END LOOP;\n"
     "END $bulk$";
 
+/* SQLite, into an empty archive: its secondary (non-unique) indexes, by name and definition,
+ * so that import.c drops them inside the import's transaction (SQLite's DDL is
+ * transactional) and builds each again by one sort before commit, instead of taking every
+ * row one at a time into B-trees keyed at random (the clips' chronological index). The
+ * foreign keys stay: SQLite cannot drop one. No row when a table has records. */
+const struct db_stmt st_sqlite_bulk_indexes = {106,
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    "AND sql NOT LIKE 'CREATE UNIQUE %' AND tbl_name IN ('contributors', 'submissions', "
+    "'clips', 'reports', 'moderation_actions') AND NOT EXISTS (SELECT 1 FROM contributors) "
+    "AND NOT EXISTS (SELECT 1 FROM submissions) AND NOT EXISTS (SELECT 1 FROM clips) "
+    "AND NOT EXISTS (SELECT 1 FROM reports) AND NOT EXISTS (SELECT 1 FROM moderation_actions) "
+    "ORDER BY name"};
+
 /* Once every record is in: each accepted submission of the file gets the clip it named,
- * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest). */
+ * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest).
+ * Driven from the clips, in row order, to their submissions and claims by row id: looking
+ * up each claim's clip by its (random) public id instead was most of this statement's time
+ * once the archive outgrew the page cache. (CROSS JOIN makes SQLite keep that order; to
+ * PostgreSQL it is an inner join like any other.) */
 const struct db_stmt st_link_claims[2] = SAME(76,
-    "UPDATE submissions SET clip_id = cl.id FROM import_claims l, clips cl "
-    "WHERE submissions.public_id = l.submission AND cl.public_id = l.clip "
-    "AND cl.added_via_submission_id = submissions.id AND submissions.clip_id IS NULL");
+    "UPDATE submissions SET clip_id = k.clip FROM (SELECT cl.id AS clip, "
+    "cl.added_via_submission_id AS submission FROM clips cl CROSS JOIN import_claims l "
+    "WHERE l.submission_id = cl.added_via_submission_id AND l.clip = cl.public_id) AS k "
+    "WHERE submissions.id = k.submission AND submissions.clip_id IS NULL");
 
 /* Then the links must be whole: every accepted submission in the file has the clip it
  * named, and every clip is the clip of the submission it names. */
@@ -495,7 +518,7 @@ const struct db_stmt st_final_checks[][2] = {
     SAME(80, "SELECT l.line, 'submission ' || l.submission || ' names clip ' || l.clip || "
              "', but ' || COALESCE('its clip is ' || cl.public_id, 'no clip record names it as "
              "its added_via_submission_id') FROM import_claims l JOIN submissions s ON "
-             "s.public_id = l.submission LEFT JOIN clips cl ON cl.id = s.clip_id "
+             "s.id = l.submission_id LEFT JOIN clips cl ON cl.id = s.clip_id "
              "WHERE cl.public_id IS DISTINCT FROM l.clip ORDER BY l.line LIMIT 1"),
     SAME(81, "SELECT NULL, 'clip ' || cl.public_id || ' names submission ' || s.public_id || "
              "' as its added_via_submission_id, but that submission names ' || "
