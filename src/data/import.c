@@ -23,6 +23,7 @@
 #define BATCH_BYTES (4u << 20)
 #define MAX_TYPES 16
 #define QUEUE_SLOTS 2
+#define MAX_INDEXES 16
 
 /* Records of one kind as one JSON array of rows [line, field 1, …, field n]. */
 struct batch {
@@ -53,7 +54,9 @@ struct importer {
     char error[1200];
     /* The writer's own. */
     long inserted;
-    bool bulk; /* PostgreSQL, empty archive: foreign keys and secondary indexes dropped */
+    bool bulk; /* an empty archive: secondary indexes (PostgreSQL: and foreign keys) dropped */
+    char *index_sql[MAX_INDEXES]; /* SQLite's bulk load: the dropped indexes' definitions */
+    int nindexes;
 };
 /* Where a record came from, in messages: a line of a file, or a record of another database. */
 #define UNIT(imp) ((imp)->o->unit ? (imp)->o->unit : "line")
@@ -255,6 +258,27 @@ static void free_batch(struct batch *b)
     }
 }
 
+/* The batch's insert: in the bulk load, first the one that takes a record already stored
+ * for an error (cheaper: no speculative insertion), inside a savepoint; a clash there can
+ * only be the file saying a record twice, and the batch is then taken the ordinary way,
+ * whose verify names the line. True when the insert ran, with `inserted` rows. */
+static bool insert_rows(struct importer *imp, struct batch *b, const char *const *p, long *inserted)
+{
+    const struct record_type *t = b->t;
+    if (imp->bulk) {
+        if (store_script(imp->st, "SAVEPOINT batch") != DB_OK)
+            return false;
+        enum db_status rc = store_exec(imp->st, &t->insert_fresh[imp->d], p, 1, count_row, inserted);
+        if (rc == DB_OK)
+            return store_script(imp->st, "RELEASE SAVEPOINT batch") == DB_OK;
+        if (rc != DB_CONFLICT || store_script(imp->st, "ROLLBACK TO SAVEPOINT batch") != DB_OK ||
+            store_script(imp->st, "RELEASE SAVEPOINT batch") != DB_OK)
+            return false;
+        *inserted = 0;
+    }
+    return store_exec(imp->st, &t->insert[imp->d], p, 1, count_row, inserted) == DB_OK;
+}
+
 /* Writes one batch (writer thread); false with err, naming the line, on the first problem. */
 static bool write_batch(struct importer *imp, struct batch *b, char *err, size_t err_len)
 {
@@ -267,7 +291,7 @@ static bool write_batch(struct importer *imp, struct batch *b, char *err, size_t
     const char *p[] = {b->rows.buf};
     struct first_line bad = {0};
     long inserted = 0, ignored = 0;
-    bool ok = store_exec(imp->st, &t->insert[imp->d], p, 1, count_row, &inserted) == DB_OK &&
+    bool ok = insert_rows(imp, b, p, &inserted) &&
               (!t->after[imp->d].sql ||
                store_exec(imp->st, &t->after[imp->d], p, 1, count_row, &ignored) == DB_OK);
     imp->inserted += inserted;
@@ -306,7 +330,12 @@ static bool finish_writes(struct importer *imp, char *err, size_t err_len)
             ok = false;
         }
     }
-    if (ok && imp->bulk && store_script(imp->st, bulk_load_end_sql) != DB_OK) {
+    for (int i = 0; ok && i < imp->nindexes; i++)
+        if (store_script(imp->st, imp->index_sql[i]) != DB_OK) {
+            snprintf(err, err_len, "re-creating an index failed: %s", store_last_error(imp->st));
+            ok = false;
+        }
+    if (ok && imp->bulk && imp->d == DIALECT_POSTGRES && store_script(imp->st, bulk_load_end_sql) != DB_OK) {
         snprintf(err, err_len, "restoring the foreign keys and indexes failed: %s", store_last_error(imp->st));
         ok = false;
     }
@@ -333,6 +362,52 @@ static void try_bulk_load(struct importer *imp)
     imp->bulk = dropped > 0;
 }
 
+struct index_list {
+    struct importer *imp;
+    char *names[MAX_INDEXES];
+    bool unusual; /* a name that is not a plain identifier, or too many: keep the indexes */
+};
+
+static void capture_index(void *ctx, const char *const *cols, int ncols)
+{
+    struct index_list *l = ctx;
+    struct importer *imp = l->imp;
+    if (ncols < 2 || !cols[0] || !cols[1] || imp->nindexes == MAX_INDEXES ||
+        strspn(cols[0], "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(cols[0])) {
+        l->unusual = true;
+        return;
+    }
+    l->names[imp->nindexes] = strdup(cols[0]);
+    imp->index_sql[imp->nindexes++] = strdup(cols[1]);
+}
+
+/* SQLite: into an empty archive, the secondary indexes are dropped now and re-created from
+ * their definitions before commit (records.c says why), all inside the transaction. */
+static void try_bulk_load_sqlite(struct importer *imp)
+{
+    struct index_list l = {.imp = imp};
+    bool ok = store_exec(imp->st, &st_sqlite_bulk_indexes, NULL, 0, capture_index, &l) == DB_OK &&
+              !l.unusual && imp->nindexes > 0 && store_script(imp->st, "SAVEPOINT bulk_load") == DB_OK;
+    bool dropped = ok;
+    for (int i = 0; dropped && i < imp->nindexes; i++) {
+        char sql[128]; /* the name is a plain identifier (capture_index) */
+        snprintf(sql, sizeof sql, "DROP INDEX %s", l.names[i] ? l.names[i] : "");
+        dropped = l.names[i] && imp->index_sql[i] && store_script(imp->st, sql) == DB_OK;
+    }
+    if (ok && !dropped) /* a refusal costs nothing: every index is still there */
+        store_script(imp->st, "ROLLBACK TO SAVEPOINT bulk_load");
+    if (ok)
+        ok = store_script(imp->st, "RELEASE SAVEPOINT bulk_load") == DB_OK && dropped;
+    for (int i = 0; i < imp->nindexes; i++) {
+        free(l.names[i]);
+        if (!ok)
+            free(imp->index_sql[i]);
+    }
+    if (!ok)
+        imp->nindexes = 0;
+    imp->bulk = ok;
+}
+
 static void *writer_main(void *arg)
 {
     struct importer *imp = arg;
@@ -342,6 +417,8 @@ static void *writer_main(void *arg)
         snprintf(err, sizeof err, "cannot start the import transaction: %s", store_last_error(imp->st));
     else if (imp->d == DIALECT_POSTGRES)
         try_bulk_load(imp);
+    else
+        try_bulk_load_sqlite(imp);
     for (;;) {
         pthread_mutex_lock(&imp->lock);
         if (!ok && !imp->failed) { /* tell the reader at once: it stops at its next batch */
@@ -512,12 +589,16 @@ bool importer_finish(struct importer *imp, bool commit, char *err, size_t err_le
         snprintf(what, sizeof what, "read: %ld new, %ld already in the archive%s%s", imp->inserted,
                  imp->records - imp->inserted,
                  imp->refused ? " (some the API would refuse: listed above)" : "",
-                 imp->bulk ? " (an empty archive: loaded with its foreign keys and secondary "
-                             "indexes re-created afterwards)" : "");
+                 !imp->bulk ? "" : imp->d == DIALECT_POSTGRES
+                     ? " (an empty archive: loaded with its foreign keys and secondary indexes "
+                       "re-created afterwards)"
+                     : " (an empty archive: loaded with its secondary indexes re-created afterwards)");
         progress_done(&imp->progress, imp->records, what);
     }
     for (int i = 0; i < imp->queued; i++)
         free_batch(imp->queue[i]);
+    for (int i = 0; i < imp->nindexes; i++)
+        free(imp->index_sql[i]);
     free_batch(imp->filling);
     pthread_mutex_destroy(&imp->lock);
     pthread_cond_destroy(&imp->changed);

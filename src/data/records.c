@@ -3,8 +3,8 @@
  * written once with two macros: how a batch (one JSON array parameter) becomes rows, and
  * how text becomes a date.
  *
- * Statement ids (db.h reserves 64..110 for src/data): 64..81 and 92..99 here, 82..87
- * django.c, 88..91 backup.c; a new kind takes the next free ids (100..110). */
+ * Statement ids (db.h reserves 64..110 for src/data): 64..81, 92..106 here, 82..87
+ * django.c, 88..91 backup.c; a new kind takes the next free ids (107..110). */
 #include "data/records.h"
 #include "api/body.h"
 #include "api/api.h"
@@ -28,8 +28,19 @@
 /* Both dialects of one statement, from a macro taking (BATCH, DATE). */
 #define BOTH(id, M) {{id, M(BATCH_SQLITE, DATE_SQLITE)}, {id, M(BATCH_PG, DATE_PG)}}
 #define SAME(id, sql) {{id, sql}, {id, sql}}
+/* An insert macro takes a third piece, what happens to a record already stored: skipped
+ * (the ordinary import), or an error (the bulk load into an empty archive, where nothing
+ * can be stored yet unless the file says it twice: import.c then takes the batch again the
+ * ordinary way). */
+#define SKIP_PRESENT " ON CONFLICT DO NOTHING RETURNING 1"
+#define FAIL_PRESENT " RETURNING 1"
+#define INSERTS(id, fresh_id, M)                                                                 \
+    .insert = {{id, M(BATCH_SQLITE, DATE_SQLITE, SKIP_PRESENT)},                                 \
+               {id, M(BATCH_PG, DATE_PG, SKIP_PRESENT)}},                                        \
+    .insert_fresh = {{fresh_id, M(BATCH_SQLITE, DATE_SQLITE, FAIL_PRESENT)},                     \
+                     {fresh_id, M(BATCH_PG, DATE_PG, FAIL_PRESENT)}}
 /* "WHERE true" lets SQLite tell ON CONFLICT from a join's ON after INSERT … SELECT. */
-#define NEW_ONLY " WHERE true ORDER BY " LINE " ON CONFLICT DO NOTHING RETURNING 1"
+#define NEW_ONLY(PRESENT) " WHERE true ORDER BY " LINE PRESENT
 
 enum dialect store_dialect(struct store *st)
 {
@@ -270,9 +281,9 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
 /* ---- the table ------------------------------------------------------------------------------ */
 
 #define CONTRIBUTOR_COLS "t.id, t.public_id, t.display_name, t.external_id, t.created_at FROM contributors t "
-#define CONTRIBUTOR_INSERT(BATCH, DATE)                                                          \
+#define CONTRIBUTOR_INSERT(BATCH, DATE, PRESENT)                                                 \
     "INSERT INTO contributors (public_id, display_name, external_id, created_at) SELECT "       \
-    V(1) ", " V(2) ", " V(3) ", " V(4) " FROM " BATCH NEW_ONLY
+    V(1) ", " V(2) ", " V(3) ", " V(4) " FROM " BATCH NEW_ONLY(PRESENT)
 #define CONTRIBUTOR_VERIFY(BATCH, DATE)                                                          \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN contributors t ON t.public_id = " V(1)             \
     " WHERE t.id IS NULL OR t.display_name IS DISTINCT FROM " V(2)                               \
@@ -285,14 +296,17 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
     "JOIN contributors c ON c.id = t.contributor_id LEFT JOIN clips cl ON cl.id = t.clip_id "
 /* clip_id stays NULL until the clip arrives (the clip's `after` links it); what each record
  * claimed is kept in import_claims and compared at the end. */
-#define SUBMISSION_INSERT(BATCH, DATE)                                                           \
+#define SUBMISSION_INSERT(BATCH, DATE, PRESENT)                                                  \
     "INSERT INTO submissions (public_id, contributor_id, status, validation_error, "            \
     "raw_youtube_input, raw_date_input, title, notes, submitted_at) SELECT " V(1) ", c.id, "     \
     V(4) ", " V(5) ", " V(6) ", " V(7) ", " V(8) ", " V(9) ", " V(10) " FROM " BATCH            \
-    " JOIN contributors c ON c.public_id = " V(2) NEW_ONLY
+    " JOIN contributors c ON c.public_id = " V(2) NEW_ONLY(PRESENT)
+/* With the submission's row id, read while the batch's rows are still in the cache, so the
+ * link and its check at the end go by row id, not by a random public id per claim. */
 #define SUBMISSION_CLAIMS(BATCH, DATE)                                                           \
-    "INSERT INTO import_claims (line, submission, clip) SELECT " LINE ", " V(1) ", " V(3)        \
-    " FROM " BATCH " WHERE " V(3) " IS NOT NULL"
+    "INSERT INTO import_claims (line, submission, submission_id, clip) SELECT " LINE ", "        \
+    V(1) ", s.id, " V(3) " FROM " BATCH " JOIN submissions s ON s.public_id = " V(1)             \
+    " WHERE " V(3) " IS NOT NULL"
 #define SUBMISSION_VERIFY(BATCH, DATE)                                                           \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN submissions t ON t.public_id = " V(1)              \
     " LEFT JOIN contributors c ON c.id = t.contributor_id WHERE t.id IS NULL"                    \
@@ -307,12 +321,12 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
     "t.id, t.public_id, t.youtube_video_id, t.performance_date, t.title, t.notes, t.created_at, " \
     "c.public_id, s.public_id, t.hidden_at FROM clips t JOIN contributors c ON c.id = t.created_by_contributor_id " \
     "JOIN submissions s ON s.id = t.added_via_submission_id "
-#define CLIP_INSERT(BATCH, DATE)                                                                 \
+#define CLIP_INSERT(BATCH, DATE, PRESENT)                                                        \
     "INSERT INTO clips (public_id, youtube_video_id, performance_date, title, notes, created_at, " \
     "created_by_contributor_id, added_via_submission_id, hidden_at) SELECT " V(1) ", " V(2)      \
     ", " DATE(V(3)) ", " V(4) ", " V(5) ", " V(6) ", c.id, s.id, " V(9) " FROM " BATCH           \
     " JOIN contributors c ON c.public_id = " V(7) " JOIN submissions s ON s.public_id = " V(8)   \
-    " AND s.status = 'accepted' AND s.contributor_id = c.id AND s.clip_id IS NULL" NEW_ONLY
+    " AND s.status = 'accepted' AND s.contributor_id = c.id AND s.clip_id IS NULL" NEW_ONLY(PRESENT)
 #define CLIP_VERIFY(BATCH, DATE)                                                                 \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN clips t ON t.public_id = " V(1)                    \
     " LEFT JOIN contributors c ON c.id = t.created_by_contributor_id"                            \
@@ -326,10 +340,10 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
 #define REPORT_COLS                                                                              \
     "t.id, t.public_id, cl.public_id, t.reason, t.status, t.resolution, t.created_at, "          \
     "t.resolved_at FROM reports t JOIN clips cl ON cl.id = t.clip_id "
-#define REPORT_INSERT(BATCH, DATE)                                                               \
+#define REPORT_INSERT(BATCH, DATE, PRESENT)                                                      \
     "INSERT INTO reports (public_id, clip_id, reason, status, resolution, created_at, "          \
     "resolved_at) SELECT " V(1) ", cl.id, " V(3) ", " V(4) ", " V(5) ", " V(6) ", " V(7)         \
-    " FROM " BATCH " JOIN clips cl ON cl.public_id = " V(2) NEW_ONLY
+    " FROM " BATCH " JOIN clips cl ON cl.public_id = " V(2) NEW_ONLY(PRESENT)
 #define REPORT_VERIFY(BATCH, DATE)                                                               \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN reports t ON t.public_id = " V(1)                  \
     " LEFT JOIN clips cl ON cl.id = t.clip_id WHERE t.id IS NULL"                                \
@@ -343,12 +357,12 @@ static bool explain_action(struct store *st, enum dialect d, json_t *row, char *
     "FROM moderation_actions t "
 /* target_id is text (a clip or a report, by the action): an action is kept only when its
  * target is there, so the audit trail never names something the archive lacks. */
-#define ACTION_INSERT(BATCH, DATE)                                                               \
+#define ACTION_INSERT(BATCH, DATE, PRESENT)                                                      \
     "INSERT INTO moderation_actions (public_id, action, target_id, reason, actor, created_at) "  \
     "SELECT " V(1) ", " V(2) ", " V(3) ", " V(4) ", " V(5) ", " V(6) " FROM " BATCH              \
     " WHERE EXISTS (SELECT 1 FROM clips WHERE public_id = " V(3) ")"                             \
     " OR EXISTS (SELECT 1 FROM reports WHERE public_id = " V(3) ")"                              \
-    " ORDER BY " LINE " ON CONFLICT DO NOTHING RETURNING 1"
+    " ORDER BY " LINE PRESENT
 #define ACTION_VERIFY(BATCH, DATE)                                                               \
     "SELECT " LINE " FROM " BATCH " LEFT JOIN moderation_actions t ON t.public_id = " V(1)       \
     " WHERE t.id IS NULL OR t.action IS DISTINCT FROM " V(2)                                     \
@@ -363,32 +377,32 @@ const struct record_type record_types[] = {
     {.type = "contributor", .table = "contributors", .nfields = 4,
      .fields = {{"id", NULL}, {"display_name", NULL}, {"external_id", NULL}, {"created_at", NULL}},
      .page = PAGE(64, CONTRIBUTOR_COLS), .get = GET(65, CONTRIBUTOR_COLS),
-     .insert = BOTH(66, CONTRIBUTOR_INSERT), .verify = BOTH(67, CONTRIBUTOR_VERIFY),
+     INSERTS(66, 101, CONTRIBUTOR_INSERT), .verify = BOTH(67, CONTRIBUTOR_VERIFY),
      .validate = validate_contributor},
     {.type = "submission", .table = "submissions", .nfields = 10,
      .fields = {{"id", NULL}, {"contributor_id", "contributor"}, {"clip_id", NULL},
                 {"status", NULL}, {"validation_error", NULL}, {"raw_youtube_input", NULL},
                 {"raw_date_input", NULL}, {"title", NULL}, {"notes", NULL}, {"submitted_at", NULL}},
      .page = PAGE(68, SUBMISSION_COLS), .get = GET(69, SUBMISSION_COLS),
-     .insert = BOTH(70, SUBMISSION_INSERT), .after = BOTH(71, SUBMISSION_CLAIMS),
+     INSERTS(70, 102, SUBMISSION_INSERT), .after = BOTH(71, SUBMISSION_CLAIMS),
      .verify = BOTH(72, SUBMISSION_VERIFY), .validate = validate_submission},
     {.type = "clip", .table = "clips", .nfields = 9,
      .fields = {{"id", NULL}, {"youtube_video_id", NULL}, {"performance_date", NULL},
                 {"title", NULL}, {"notes", NULL}, {"created_at", NULL},
                 {"created_by_contributor_id", "contributor"}, {"added_via_submission_id", "submission"},
                 {"hidden_at", NULL}},
-     .page = PAGE(73, CLIP_COLS), .get = GET(74, CLIP_COLS), .insert = BOTH(75, CLIP_INSERT),
+     .page = PAGE(73, CLIP_COLS), .get = GET(74, CLIP_COLS), INSERTS(75, 103, CLIP_INSERT),
      .verify = BOTH(77, CLIP_VERIFY), .validate = validate_clip,
      .explain = explain_clip},
     {.type = "report", .table = "reports", .nfields = 7,
      .fields = {{"id", NULL}, {"clip_id", "clip"}, {"reason", NULL}, {"status", NULL},
                 {"resolution", NULL}, {"created_at", NULL}, {"resolved_at", NULL}},
-     .page = PAGE(92, REPORT_COLS), .get = GET(93, REPORT_COLS), .insert = BOTH(94, REPORT_INSERT),
+     .page = PAGE(92, REPORT_COLS), .get = GET(93, REPORT_COLS), INSERTS(94, 104, REPORT_INSERT),
      .verify = BOTH(95, REPORT_VERIFY), .validate = validate_report},
     {.type = "moderation_action", .table = "moderation_actions", .nfields = 6,
      .fields = {{"id", NULL}, {"action", NULL}, {"target_id", NULL}, {"reason", NULL},
                 {"actor", NULL}, {"created_at", NULL}},
-     .page = PAGE(96, ACTION_COLS), .get = GET(97, ACTION_COLS), .insert = BOTH(98, ACTION_INSERT),
+     .page = PAGE(96, ACTION_COLS), .get = GET(97, ACTION_COLS), INSERTS(98, 105, ACTION_INSERT),
      .verify = BOTH(99, ACTION_VERIFY), .validate = validate_action, .explain = explain_action},
     {.type = NULL},
 };
@@ -409,7 +423,8 @@ const struct db_stmt st_table_exists[2] = {
 
 const char import_setup_sql[] =
     "CREATE TEMP TABLE import_claims (line bigint NOT NULL, submission text NOT NULL, "
-    "clip text NOT NULL)";
+    "submission_id bigint NOT NULL, clip text NOT NULL);\n"
+    "CREATE INDEX import_claims_by_submission ON import_claims (submission_id)";
 
 /* PostgreSQL, into an empty archive: load as pg_restore does, without the foreign keys and
  * the secondary (non-unique) indexes, and add them back before commit: each foreign key
@@ -472,12 +487,30 @@ const char bulk_load_end_sql[] =
     "    END LOOP;\n"
     "END $bulk$";
 
+/* SQLite, into an empty archive: its secondary (non-unique) indexes, by name and definition,
+ * so that import.c drops them inside the import's transaction (SQLite's DDL is
+ * transactional) and builds each again by one sort before commit, instead of taking every
+ * row one at a time into B-trees keyed at random (the clips' chronological index). The
+ * foreign keys stay: SQLite cannot drop one. No row when a table has records. */
+const struct db_stmt st_sqlite_bulk_indexes = {106,
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    "AND sql NOT LIKE 'CREATE UNIQUE %' AND tbl_name IN ('contributors', 'submissions', "
+    "'clips', 'reports', 'moderation_actions') AND NOT EXISTS (SELECT 1 FROM contributors) "
+    "AND NOT EXISTS (SELECT 1 FROM submissions) AND NOT EXISTS (SELECT 1 FROM clips) "
+    "AND NOT EXISTS (SELECT 1 FROM reports) AND NOT EXISTS (SELECT 1 FROM moderation_actions) "
+    "ORDER BY name"};
+
 /* Once every record is in: each accepted submission of the file gets the clip it named,
- * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest). */
+ * if that clip names it back (one set-based UPDATE: per batch, it cost more than the rest).
+ * Driven from the clips, in row order, to their submissions and claims by row id: looking
+ * up each claim's clip by its (random) public id instead was most of this statement's time
+ * once the archive outgrew the page cache. (CROSS JOIN makes SQLite keep that order; to
+ * PostgreSQL it is an inner join like any other.) */
 const struct db_stmt st_link_claims[2] = SAME(76,
-    "UPDATE submissions SET clip_id = cl.id FROM import_claims l, clips cl "
-    "WHERE submissions.public_id = l.submission AND cl.public_id = l.clip "
-    "AND cl.added_via_submission_id = submissions.id AND submissions.clip_id IS NULL");
+    "UPDATE submissions SET clip_id = k.clip FROM (SELECT cl.id AS clip, "
+    "cl.added_via_submission_id AS submission FROM clips cl CROSS JOIN import_claims l "
+    "WHERE l.submission_id = cl.added_via_submission_id AND l.clip = cl.public_id) AS k "
+    "WHERE submissions.id = k.submission AND submissions.clip_id IS NULL");
 
 /* Then the links must be whole: every accepted submission in the file has the clip it
  * named, and every clip is the clip of the submission it names. */
@@ -485,7 +518,7 @@ const struct db_stmt st_final_checks[][2] = {
     SAME(80, "SELECT l.line, 'submission ' || l.submission || ' names clip ' || l.clip || "
              "', but ' || COALESCE('its clip is ' || cl.public_id, 'no clip record names it as "
              "its added_via_submission_id') FROM import_claims l JOIN submissions s ON "
-             "s.public_id = l.submission LEFT JOIN clips cl ON cl.id = s.clip_id "
+             "s.id = l.submission_id LEFT JOIN clips cl ON cl.id = s.clip_id "
              "WHERE cl.public_id IS DISTINCT FROM l.clip ORDER BY l.line LIMIT 1"),
     SAME(81, "SELECT NULL, 'clip ' || cl.public_id || ' names submission ' || s.public_id || "
              "' as its added_via_submission_id, but that submission names ' || "

@@ -40,6 +40,10 @@ struct record_type {
     struct db_stmt page[2];   /* (after row id, limit) → row id, then the fields, by row id */
     struct db_stmt get[2];    /* (public id) → row id, then the fields */
     struct db_stmt insert[2]; /* (batch) inserts the records not present yet, a row for each */
+    /* The bulk load into an empty archive: the same insert, failing (a unique violation)
+     * instead of skipping a record already stored, which spares PostgreSQL's speculative
+     * insertion. */
+    struct db_stmt insert_fresh[2];
     struct db_stmt after[2];  /* (batch) optional follow-up (bookkeeping) */
     /* (batch) → the first line whose record is not stored as given. Skipped when every
      * record of the batch was inserted: the insert wrote them as given. */
@@ -65,6 +69,8 @@ extern const struct db_stmt st_link_claims[2];    /* after the last batch */
 extern const char bulk_load_begin_sql[];
 extern const struct db_stmt st_bulk_loading;
 extern const char bulk_load_end_sql[];
+/* SQLite into an empty archive → (name, definition) of each secondary index (records.c). */
+extern const struct db_stmt st_sqlite_bulk_indexes;
 extern const struct db_stmt st_final_checks[][2]; /* each → (line, reason) of a first problem */
 extern const int st_final_check_count;
 

@@ -310,6 +310,52 @@ def postgres_bulk_load_restores_the_schema(env):
     eq(env.pg.schema_dump(db(partial)), schema, "schema after the ordinary path")
 
 
+def _sqlite_schema(url):
+    con = sqlite3.connect(url[len("sqlite:///"):], timeout=10)
+    try:
+        return con.execute("SELECT type, name, sql FROM sqlite_master ORDER BY 2").fetchall()
+    finally:
+        con.close()
+
+
+@test
+def import_into_empty_file_repeats_a_record(env):
+    """The bulk load into an empty archive (both databases) takes a record stored already as
+    an error, and the batch is then taken the ordinary way: a line said twice, identically,
+    still imports; said twice with a difference, or a second clip for the same video and
+    date, is refused naming the line, as into a non-empty archive. SQLite's bulk load drops
+    its secondary indexes and re-creates them: the schema after is the migrated one."""
+    for backend in ("sqlite", "postgres"):
+        src, data = _archive_with_data(env, "sqlite")
+        recs = _lines(data)
+        clip_line = next(i for i, r in enumerate(recs) if r["type"] == "clip")
+
+        def with_second(second):
+            out = [dict(r) for r in recs]
+            out.insert(clip_line + 1, second)
+            out[-1] = dict(out[-1], counts=dict(out[-1]["counts"], clip=out[-1]["counts"]["clip"] + 1))
+            return _dump(out)
+
+        target = env.migrated(backend)
+        schema = _sqlite_schema(target) if backend == "sqlite" else None
+        p = env.run(target, "import", "-", stdin=with_second(dict(recs[clip_line])), check=0)
+        assert "an empty archive: loaded with its" in p.stderr, p.stderr
+        eq(export(env, target), data, "%s: export after a file saying a clip twice" % backend)
+        if backend == "sqlite":
+            eq(_sqlite_schema(target), schema, "sqlite schema after the bulk import")
+        edited = dict(recs[clip_line], title="said again, otherwise")
+        target = env.migrated(backend)
+        _refused(env, target, with_second(edited),
+                 r"line %d: clip record is already in the archive with another title" % (clip_line + 2))
+        if backend == "sqlite":
+            eq(_sqlite_schema(target), schema, "sqlite schema after a refused bulk import")
+        same_video = dict(recs[clip_line], id="clp_" + "cd" * 16)
+        _refused(env, target, with_second(same_video),
+                 r"line %d: clip record video %s on %s is already in the archive as clip %s"
+                 % (clip_line + 2, recs[clip_line]["youtube_video_id"], recs[clip_line]["performance_date"],
+                    recs[clip_line]["id"]))
+
+
 @test
 def import_twice_changes_nothing(env):
     for backend in ("sqlite", "postgres"):
