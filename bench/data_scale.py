@@ -10,6 +10,7 @@ BENCH_DATA_CLIPS overrides the size (e.g. 100000 for an estimate).
 """
 
 import datetime
+import glob
 import json
 import os
 import subprocess
@@ -91,7 +92,9 @@ def main():
     archive = os.path.join(tmp, "archive.jsonl")
     bl.log("[data] writing a synthetic archive of %s clips ..." % format(CLIPS, ","))
     t0 = time.monotonic()
-    write_archive(archive, CLIPS)
+    # The header names the schema version the export will name: the latest migration.
+    latest = len(glob.glob(os.path.join(HERE, "..", "migrations", "sqlite", "*.up.sql")))
+    write_archive(archive, CLIPS, schema_version=latest)
     size = os.path.getsize(archive)
     records = sum(1 for _ in open(archive, "rb")) - 2
     bl.log("[data] %d records, %.0f MB, written in %.1f s" % (records, size / 1e6, time.monotonic() - t0))
