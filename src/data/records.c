@@ -42,11 +42,6 @@
 /* "WHERE true" lets SQLite tell ON CONFLICT from a join's ON after INSERT … SELECT. */
 #define NEW_ONLY(PRESENT) " WHERE true ORDER BY " LINE PRESENT
 
-enum dialect store_dialect(struct store *st)
-{
-    return strcmp(st->drv->name, "postgres") == 0 ? DIALECT_POSTGRES : DIALECT_SQLITE;
-}
-
 /* ---- the API's rules ------------------------------------------------------------------------- */
 
 static const struct field_spec *spec(const struct field_spec *specs, int n, const char *name)

@@ -6,6 +6,7 @@
 #define TIMEWARP_DATA_RECORDS_H
 #include "store/db.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -15,8 +16,6 @@
 #define ARCHIVE_FORMAT_VERSION 2
 #define ARCHIVE_FORMAT_OLDEST 1
 #define RECORD_MAX_FIELDS 12
-
-enum dialect { DIALECT_SQLITE, DIALECT_POSTGRES };
 
 /* What the API's rules say about a record from a file. */
 enum verdict {
@@ -74,7 +73,6 @@ extern const struct db_stmt st_sqlite_bulk_indexes;
 extern const struct db_stmt st_final_checks[][2]; /* each → (line, reason) of a first problem */
 extern const int st_final_check_count;
 
-enum dialect store_dialect(struct store *st);
 /* Lifts the request time budget from an offline command's session (session.c). */
 void data_session_unbounded(struct store *st);
 #endif

@@ -69,7 +69,7 @@ static const char grant_block[] =
 bool store_grant_service_role(struct store *st, const char *role, const char *password, char *err,
                               size_t err_len)
 {
-    if (strcmp(st->drv->name, "postgres") != 0) {
+    if (store_dialect(st) != DIALECT_POSTGRES) {
         snprintf(err, err_len, "a service role exists only on PostgreSQL");
         return false;
     }

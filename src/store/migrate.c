@@ -179,7 +179,7 @@ static void capture_bool(void *ctx, const char *const *cols, int n)
 
 static bool hold_session_lock(struct store *st)
 {
-    if (strcmp(st->drv->name, "postgres") != 0)
+    if (store_dialect(st) != DIALECT_POSTGRES)
         return true; /* SQLite: BEGIN IMMEDIATE in every step serialises runs */
     for (int waited = 0; waited < 6000; waited++) { /* 10 minutes */
         bool got = false;
@@ -197,7 +197,7 @@ static bool hold_session_lock(struct store *st)
 
 static void release_session_lock(struct store *st)
 {
-    if (strcmp(st->drv->name, "postgres") == 0)
+    if (store_dialect(st) == DIALECT_POSTGRES)
         store_script(st, "SELECT pg_advisory_unlock(" SESSION_LOCK_KEY ")");
 }
 

@@ -94,6 +94,11 @@ static const struct db_stmt ST_CHANGES[2] = {
 
 /* ---- connection and retry ---------------------------------------------------------------- */
 
+enum dialect store_dialect(const struct store *st)
+{
+    return strcmp(st->drv->name, "postgres") == 0 ? DIALECT_POSTGRES : DIALECT_SQLITE;
+}
+
 struct store *store_open(const struct config *c, char *err, size_t err_len)
 {
     const struct db_driver *drv = c->engine == DB_POSTGRES ? &db_postgres_driver : &db_sqlite_driver;
@@ -443,7 +448,7 @@ static enum store_status submit_in_one_statement(struct store *st, const struct 
 
 static enum store_status op_create_submission(struct store *st, void *args)
 {
-    if (strcmp(st->drv->name, "postgres") == 0)
+    if (store_dialect(st) == DIALECT_POSTGRES)
         return submit_in_one_statement(st, args);
     if (track(st, store_begin_write(st)))
         return to_store_status(st->last_db_status);
@@ -666,7 +671,7 @@ static enum store_status op_changes(struct store *st, void *args)
 {
     struct change_token *t = args;
     memset(t, 0, sizeof *t);
-    const struct db_stmt *s = &ST_CHANGES[strcmp(st->drv->name, "postgres") == 0];
+    const struct db_stmt *s = &ST_CHANGES[store_dialect(st)];
     if (track(st, store_exec(st, s, NULL, 0, capture_token, t)))
         return to_store_status(st->last_db_status);
     return t->found ? STORE_OK : STORE_ERROR;

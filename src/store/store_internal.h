@@ -35,6 +35,10 @@ static inline struct clip_rec store_clip_from_row(const char *const *c)
     return (struct clip_rec){c[0], c[1], c[2], c[3] ? c[3] : "", c[4], c[5], c[6], c[7], c[8]};
 }
 
+/* Which SQL dialect the store speaks: an index into the per-dialect statement pairs. */
+enum dialect { DIALECT_SQLITE, DIALECT_POSTGRES };
+enum dialect store_dialect(const struct store *st);
+
 /* Runs `op` with store.c's reconnect-and-retry rule (see with_retry there). */
 enum store_status store_run(struct store *st, enum store_status (*op)(struct store *, void *),
                             void *args);
