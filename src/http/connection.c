@@ -81,11 +81,10 @@ static void release_body(struct conn *c)
 /* Forgets the request just answered (or abandoned). */
 static void end_exchange(struct conn *c, bool completed)
 {
-    if (c->ex.in_flight || c->ex.status) { /* a request was read, or refused: log it */
-        if (c->ex.in_flight)
-            atomic_fetch_sub(&http_in_flight, 1);
+    if (c->ex.in_flight)
+        atomic_fetch_sub(&http_in_flight, 1);
+    if (c->ex.head_read || c->ex.status) /* a request was read, or refused: log it */
         access_log_write(&c->ex, completed, monotonic_us());
-    }
     free(c->ex.raw);
     memset(&c->ex, 0, sizeof c->ex);
     memset(&c->chunked, 0, sizeof c->chunked);
@@ -178,7 +177,9 @@ static void response_sent(struct conn *c)
     c->out_body_owned = NULL;
     c->out_len = c->out_sent = c->out_body_len = 0;
     c->out_body = NULL;
-    bool close_now = c->close_after;
+    /* Once shutdown has begun no connection goes back to reading: the server waits for the
+     * requests begun (http_in_flight), and a new one must not start behind that count. */
+    bool close_now = c->close_after || conn_shutting_down();
     end_exchange(c, true);
     if (close_now) {
         start_linger(c);
@@ -215,6 +216,14 @@ void conn_send(struct conn *c, char *head, size_t head_len, char *owned_body, co
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
+static void count_in_flight(struct conn *c)
+{
+    if (!c->ex.in_flight) {
+        c->ex.in_flight = true;
+        atomic_fetch_add(&http_in_flight, 1);
+    }
+}
+
 /* Reads into the input buffer; false when nothing more can be read now. */
 static bool read_more(struct conn *c)
 {
@@ -236,6 +245,8 @@ static bool read_more(struct conn *c)
     if (r > 0) {
         if (c->in_len == 0 && c->state == CONN_HEAD && !c->ex.start_us)
             c->ex.start_us = monotonic_us();
+        if (c->state == CONN_HEAD)
+            count_in_flight(c); /* from its first byte: shutdown finishes a half-sent request */
         c->in_len += (size_t)r;
         c->last_io_us = monotonic_us();
         return true;
@@ -368,8 +379,8 @@ static void start_request(struct conn *c, struct http_head *h)
     }
     c->ex.head = *h;
     consume(c, h->length);
-    c->ex.in_flight = true;
-    atomic_fetch_add(&http_in_flight, 1);
+    count_in_flight(c); /* a pipelined request was in the buffer already */
+    c->ex.head_read = true;
     exchange_begin(c);
     struct http_error err;
     if (!http_framing(&c->ex.head, cfg->max_body_bytes, &c->ex.framing, &err)) {
@@ -508,6 +519,12 @@ void conn_sweep(struct conn *c, int64_t now)
         process(c);
         if (c->closed)
             return;
+    }
+    if (conn_shutting_down() && c->state == CONN_HEAD && !c->ex.in_flight) {
+        process(c); /* a request that arrived just now is still served */
+        if (!c->closed && c->state == CONN_HEAD && !c->ex.in_flight)
+            conn_close(c);
+        return;
     }
     /* Silence, not slowness, is what times out: a client sending a byte now and then is
      * served (see tests/attack/cases/test_slow.py); one silent this long is closed. */

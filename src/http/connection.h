@@ -25,7 +25,8 @@ struct exchange {
     char client_ip[64];     /* resolved through the trusted proxies, or the peer */
     bool quiet;             /* health probes are logged at debug level only */
     bool head_only;         /* HEAD: headers without the body */
-    bool in_flight;         /* counted in http_in_flight (a whole head was read) */
+    bool in_flight;         /* counted in http_in_flight (its first byte arrived) */
+    bool head_read;         /* a whole head was read: the access log has a line for it */
     unsigned status;
     size_t bytes;
     /* The head, copied out of the read buffer (spans of `head` point into `raw`). */
@@ -73,7 +74,8 @@ struct conn {
 void conn_accept(struct loop *loop, int fd, const char *peer);
 /* Socket readiness from epoll. */
 void conn_on_event(struct conn *c, uint32_t events);
-/* Timeouts and paused connections; called by the loop a few times a second. */
+/* Timeouts and paused connections; called by the loop a few times a second. Once shutdown
+ * has begun it also closes a connection idle between requests: it carries nothing to finish. */
 void conn_sweep(struct conn *c, int64_t now_us);
 /* Closes at once (shutdown, or a client gone). The struct stays valid, with `closed` set,
  * until conn_free_closed runs at the end of the loop's round. */

@@ -114,10 +114,13 @@ static void *loop_main(void *arg)
         dbio_flush(); /* the requests this round handed to the database workers */
         now = monotonic_us();
         if (now >= next_sweep) {
+            bool shutting_down = conn_shutting_down(); /* read before: the sweep saw it set */
             for (struct conn *c = l->conns, *next; c; c = next) {
                 next = c->next;
                 conn_sweep(c, now);
             }
+            if (shutting_down)
+                atomic_store(&l->swept_in_shutdown, true);
             next_sweep = now + SWEEP_US;
         }
         conn_free_closed(l);
@@ -148,6 +151,8 @@ void loop_stop_accepting(struct loop *l)
     atomic_store(&l->stop_accepting, true);
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
 }
+
+bool loop_swept_in_shutdown(struct loop *l) { return atomic_load(&l->swept_in_shutdown); }
 
 void loop_stop(struct loop *l)
 {

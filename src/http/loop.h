@@ -22,12 +22,16 @@ struct loop {
     struct dbio_task *done;      /* finished database calls, handed over by workers */
     atomic_bool stop;
     atomic_bool stop_accepting;
+    atomic_bool swept_in_shutdown; /* a sweep begun after shutdown closed its idle connections */
 };
 
 bool loop_start(struct loop *l, int listen_fd, const struct config *cfg);
 /* From a database worker: the call is finished; the loop resumes its connection. */
 void loop_post_done(struct loop *l, struct dbio_task *call);
 void loop_stop_accepting(struct loop *l);
+/* True once this loop has swept its connections since shutdown began: from then on every
+ * request it will serve is counted in http_in_flight. */
+bool loop_swept_in_shutdown(struct loop *l);
 /* Closes every connection and ends the thread. */
 void loop_stop(struct loop *l);
 

@@ -69,6 +69,14 @@ static bool wait_signal(const sigset_t *set, int seconds)
     return sigtimedwait(set, NULL, &ts) > 0;
 }
 
+static bool all_swept_in_shutdown(struct loop *loops, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!loop_swept_in_shutdown(&loops[i]))
+            return false;
+    return true;
+}
+
 static int io_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -128,8 +136,11 @@ int server_run(const struct config *c)
         loop_stop_accepting(&loops[i]);
     close(listen_fd); /* new connections are refused from here on */
     log_eventf(LOG_INFO, "shutdown: stopped accepting; %d request(s) in flight", atomic_load(&http_in_flight));
+    /* Until every loop has swept (closing its idle connections), a request could still begin
+     * on one of them unseen by the count; after that, the count is the whole story. */
     int64_t started = monotonic_us();
-    while (atomic_load(&http_in_flight) > 0 && monotonic_us() - started < (int64_t)c->shutdown_timeout * 1000000) {
+    while ((!all_swept_in_shutdown(loops, nloops) || atomic_load(&http_in_flight) > 0) &&
+           monotonic_us() - started < (int64_t)c->shutdown_timeout * 1000000) {
         struct timespec tick = {0, 10 * 1000 * 1000};
         nanosleep(&tick, NULL);
     }

@@ -310,6 +310,46 @@ def test_sigterm_with_concurrent_requests(ctx):
 
 
 @test
+def test_sigterm_serves_a_request_begun_and_closes_idle_connections(ctx):
+    """A request whose first bytes arrived before SIGTERM is served like one whose head was
+    complete; an idle keep-alive connection is closed without an answer (it carried no
+    request), and the server does not wait for it. Before the fix only whole heads counted:
+    the server exited under the half-sent request, or (the flaky race) a request read after
+    the workers stopped got 503."""
+    srv = ctx.server()
+    idle = connect(srv.port, timeout=10)
+    idle.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    status(read_response(idle, "GET", "/health/live", timeout=10), 200, "keep-alive probe before SIGTERM")
+    body = json.dumps({"display_name": "begun before SIGTERM"}).encode()
+    head = ("POST /contributors HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % len(body)).encode()
+    begun = connect(srv.port, timeout=10)
+    begun.sendall(head[:20])  # part of the request line only
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGTERM)
+    idle.settimeout(5)
+    t0 = time.monotonic()
+    try:
+        leftover = idle.recv(4096)
+    except ConnectionResetError:
+        leftover = b""
+    eq(leftover, b"", "the idle keep-alive connection is closed with nothing sent on it")
+    assert time.monotonic() - t0 < 3, "idle connection closed %.1f s after SIGTERM" % (time.monotonic() - t0)
+    idle.close()
+    time.sleep(0.3)
+    assert srv.alive(), "server exited under a request that had begun\n" + srv.stderr_tail()
+    begun.sendall(head[20:] + body)
+    r = read_response(begun, "POST", "/contributors", timeout=15)
+    begun.close()
+    ctx.api.check(r)
+    status(r, 201, "the request begun before SIGTERM")
+    eq((r.header("Connection") or "").lower(), "close", "Connection header during shutdown")
+    code = srv.proc.wait(5)
+    eq(code, 0, "exit code once the begun request was answered\n" + srv.stderr_tail())
+    srv.stop()
+
+
+@test
 def test_sigint_exits_zero(ctx):
     srv = ctx.server()
     status(ctx.client(srv).get("/health/"), 200)
