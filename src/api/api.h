@@ -50,7 +50,13 @@ struct response {
     int header_count;
     char etag[24];             /* a strong ETag, quoted ("" = none): api/read_cache.c */
     const char *cache_control; /* NULL: no-store, which is right for everything but public reads */
+    /* A public read's answer depends on the clips with performance dates in [lo, hi]
+     * (YYYYMMDD): the cache drops it when one of those changes. Unset (hi 0): on any. */
+    int depends_lo, depends_hi;
 };
+
+/* Sets what the answer depends on; "" for an open end (dates as YYYY-MM-DD). */
+void api_depends_on(struct response *res, const char *from, const char *to);
 
 /* Adds a header to the response (printf-style value); silently ignored past API_MAX_HEADERS,
  * which is a programming error caught by the unit tests. */

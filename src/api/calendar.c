@@ -41,8 +41,9 @@ void api_calendar(const struct request *req, struct response *res)
                                       : STORE_UNAVAILABLE;
     jw_array_close(w);
     jw_object_close(w);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
         res->status = 200;
-    else
+        api_depends_on(res, v[0], v[1]);
+    } else
         api_store_failure(req, res, rc);
 }

@@ -17,6 +17,7 @@ static void render_clip(void *ctx, const struct clip_rec *c)
         return;
     }
     res->status = 200;
+    api_depends_on(res, c->performance_date, c->performance_date);
     api_clip_json(&res->body, NULL, c);
 }
 
@@ -55,6 +56,7 @@ struct page {
     int wanted; /* the page size; one more row is fetched to know if a next page exists */
     int count;
     char last_id[PUBLIC_ID_LEN + 1];
+    char last_date[DATE_LEN + 1];
     bool more;
 };
 
@@ -73,6 +75,7 @@ static void collect(void *ctx, const struct clip_rec *c)
     api_clip_json(pg->w, NULL, c);
     pg->count++;
     snprintf(pg->last_id, sizeof pg->last_id, "%s", c->id);
+    snprintf(pg->last_date, sizeof pg->last_date, "%s", c->performance_date);
 }
 
 void api_clips_list(const struct request *req, struct response *res)
@@ -97,7 +100,7 @@ void api_clips_list(const struct request *req, struct response *res)
         return;
     }
 
-    struct page pg = {&res->body, limit, 0, "", false};
+    struct page pg = {&res->body, limit, 0, "", "", false};
     jw_object_open(pg.w, NULL);
     jw_array_open(pg.w, "items");
     enum store_status rc = req->store
@@ -118,22 +121,37 @@ void api_clips_list(const struct request *req, struct response *res)
     jw_string(pg.w, "next_cursor", has_next ? next : NULL);
     jw_object_close(pg.w);
     res->status = 200;
+    /* A clip changed after this page's last one (or before the cursor's) cannot change
+     * it; the start is `from`, since the cursor's own date is not at hand. */
+    api_depends_on(res, v[FROM], pg.more ? pg.last_date : v[TO]);
 }
+
+/* The neighbours, and the dates between them: only a change there can change the answer. */
+struct neighbors {
+    struct jw *w;
+    char previous_date[DATE_LEN + 1], next_date[DATE_LEN + 1]; /* "" = none: an open end */
+};
 
 static void render_previous(void *ctx, const struct clip_rec *c)
 {
-    if (c)
-        api_clip_json(ctx, "previous", c);
-    else
-        jw_null(ctx, "previous");
+    struct neighbors *n = ctx;
+    if (c) {
+        api_clip_json(n->w, "previous", c);
+        snprintf(n->previous_date, sizeof n->previous_date, "%s", c->performance_date);
+    } else {
+        jw_null(n->w, "previous");
+    }
 }
 
 static void render_next(void *ctx, const struct clip_rec *c)
 {
-    if (c)
-        api_clip_json(ctx, "next", c);
-    else
-        jw_null(ctx, "next");
+    struct neighbors *n = ctx;
+    if (c) {
+        api_clip_json(n->w, "next", c);
+        snprintf(n->next_date, sizeof n->next_date, "%s", c->performance_date);
+    } else {
+        jw_null(n->w, "next");
+    }
 }
 
 /* GET /clips/{id}/neighbors: previous and next clip in archive order, for walking the
@@ -141,13 +159,16 @@ static void render_next(void *ctx, const struct clip_rec *c)
 void api_clips_neighbors(const struct request *req, struct response *res)
 {
     enum store_status rc = STORE_NOT_FOUND;
+    struct neighbors n = {&res->body, "", ""};
     jw_object_open(&res->body, NULL);
     if (api_is_public_id("clp_", req->id))
-        rc = req->store ? store_clip_neighbors(req->store, req->id, render_previous, render_next, &res->body)
+        rc = req->store ? store_clip_neighbors(req->store, req->id, render_previous, render_next, &n)
                         : STORE_UNAVAILABLE;
     jw_object_close(&res->body);
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
         res->status = 200;
+        api_depends_on(res, n.previous_date[0] ? n.previous_date : NULL, n.next_date[0] ? n.next_date : NULL);
+    }
     else if (rc == STORE_NOT_FOUND)
         api_error(res, 404, "NOT_FOUND", "Not found", NULL);
     else if (rc == STORE_GONE)

@@ -111,6 +111,18 @@ bool api_date_range(const char *from_text, const char *to_text, long *from, long
     return true;
 }
 
+void api_depends_on(struct response *res, const char *from, const char *to)
+{
+    date_key lo = 0, hi = 99991231;
+    /* An end that is open, or not a date (never from our own rows), stays open. */
+    if (from && !date_parse_iso(from, strlen(from), &lo))
+        lo = 0;
+    if (to && !date_parse_iso(to, strlen(to), &hi))
+        hi = 99991231;
+    res->depends_lo = (int)lo;
+    res->depends_hi = (int)hi;
+}
+
 void api_new_id(const char *prefix, char out[PUBLIC_ID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";

@@ -15,7 +15,7 @@
 #define MAX_KEY 512
 
 struct entry {
-    unsigned long long generation;
+    int lo, hi; /* the performance dates it depends on (YYYYMMDD) */
     size_t len;
     char etag[24];
     char key[MAX_KEY];
@@ -25,6 +25,7 @@ struct entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry *slots[SLOTS];
 static size_t bytes_kept;
+static unsigned long long applied; /* the changes learned (store.h) that have been applied */
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -66,14 +67,38 @@ void read_cache_clear(void)
     pthread_mutex_unlock(&lock);
 }
 
-/* Copies the kept answer for `key` at `generation` into res; false if there is none. */
-static bool lookup(const char *key, unsigned long long generation, struct response *res,
-                   bool body_wanted)
+static bool overlaps(const struct entry *e, int lo, int hi) { return e->lo <= hi && lo <= e->hi; }
+
+static void drop_overlapping_locked(void *ctx, int lo, int hi)
+{
+    (void)ctx;
+    for (size_t i = 0; i < SLOTS; i++)
+        if (slots[i] && overlaps(slots[i], lo, hi)) {
+            bytes_kept -= slots[i]->len;
+            free(slots[i]);
+            slots[i] = NULL;
+        }
+}
+
+/* Drops what every change learned since the last call touches: after it, what is kept is
+ * current as of the last change check anyone made. */
+static void apply_changes_locked(void)
+{
+    unsigned long long now = store_changes_learned();
+    if (now > applied && !store_changes_between(applied, now, drop_overlapping_locked, NULL))
+        drop_all_locked(); /* too many to go through: they were forgotten */
+    if (now > applied)
+        applied = now;
+}
+
+/* Copies the kept answer for `key` into res; false if there is none. */
+static bool lookup(const char *key, struct response *res, bool body_wanted)
 {
     bool hit = false;
     pthread_mutex_lock(&lock);
+    apply_changes_locked();
     struct entry *e = slots[slot_of(key)];
-    if (e && e->generation == generation && strcmp(e->key, key) == 0) {
+    if (e && strcmp(e->key, key) == 0) {
         hit = true;
         memcpy(res->etag, e->etag, sizeof res->etag);
         if (body_wanted)
@@ -83,7 +108,20 @@ static bool lookup(const char *key, unsigned long long generation, struct respon
     return hit;
 }
 
-static void keep(const char *key, unsigned long long generation, const struct response *res)
+struct touched {
+    const struct entry *e;
+    bool yes;
+};
+
+static void note_if_touched(void *ctx, int lo, int hi)
+{
+    struct touched *t = ctx;
+    t->yes |= overlaps(t->e, lo, hi);
+}
+
+/* Keeps res, rendered from a read that began once `learned` changes were known, unless a
+ * change learned since touches what it depends on. */
+static void keep(const char *key, unsigned long long learned, const struct response *res)
 {
     size_t len = res->body.len;
     if (strlen(key) >= MAX_KEY || len > READ_CACHE_BYTES / 8 || res->body.failed)
@@ -91,12 +129,21 @@ static void keep(const char *key, unsigned long long generation, const struct re
     struct entry *e = malloc(sizeof *e + len);
     if (!e)
         return;
-    e->generation = generation;
+    /* Unset (0, 0): it may depend on any clip. */
+    e->lo = res->depends_hi ? res->depends_lo : 0;
+    e->hi = res->depends_hi ? res->depends_hi : 99991231;
     e->len = len;
     memcpy(e->etag, res->etag, sizeof e->etag);
     snprintf(e->key, sizeof e->key, "%s", key);
     memcpy(e->body, res->body.buf, len);
     pthread_mutex_lock(&lock);
+    apply_changes_locked();
+    struct touched t = {e, false};
+    if (!store_changes_between(learned, applied, note_if_touched, &t) || t.yes) {
+        pthread_mutex_unlock(&lock); /* stale already, or perhaps */
+        free(e);
+        return;
+    }
     size_t i = slot_of(key);
     if (slots[i]) {
         bytes_kept -= slots[i]->len;
@@ -134,18 +181,17 @@ static void not_modified(struct response *res)
     res->status = 304;
 }
 
-bool read_cache_answer_known(const char *key, unsigned long long generation,
-                             const struct request *req, struct response *res)
+bool read_cache_answer_known(const char *key, const struct request *req, struct response *res)
 {
     /* The cheapest answer: the client has it already (no copy of the body at all). */
-    if (req->if_none_match && lookup(key, generation, res, false) &&
+    if (req->if_none_match && lookup(key, res, false) &&
         read_cache_etag_matches(req->if_none_match, res->etag)) {
         res->cache_control = PUBLIC_CACHE_CONTROL;
         not_modified(res);
         return true;
     }
     res->etag[0] = '\0';
-    if (!lookup(key, generation, res, true))
+    if (!lookup(key, res, true))
         return false;
     res->status = 200;
     res->cache_control = PUBLIC_CACHE_CONTROL;
@@ -155,26 +201,26 @@ bool read_cache_answer_known(const char *key, unsigned long long generation,
 void read_cache_answer(api_handler handler, const char *key, const struct request *req,
                        struct response *res)
 {
-    unsigned long long generation = 0;
+    unsigned long long learned = 0;
     if (!req->store) { /* no database now: the handler says so in its own words */
         handler(req, res);
         return;
     }
     /* A database that cannot answer this cannot answer the query either: say so now, within
      * the time budget, rather than try the query after it. */
-    enum store_status rc = store_changes(req->store, &generation);
+    enum store_status rc = store_changes(req->store, &learned);
     if (rc != STORE_OK) {
         api_store_failure(req, res, rc);
         return;
     }
-    if (read_cache_answer_known(key, generation, req, res))
+    if (read_cache_answer_known(key, req, res))
         return;
     handler(req, res);
     if (res->status != 200 || res->body.failed)
         return;
     snprintf(res->etag, sizeof res->etag, "\"%016llx\"",
              (unsigned long long)hash_bytes(res->body.buf, res->body.len));
-    keep(key, generation, res);
+    keep(key, learned, res);
     res->cache_control = PUBLIC_CACHE_CONTROL;
     if (req->if_none_match && read_cache_etag_matches(req->if_none_match, res->etag))
         not_modified(res);

@@ -1,10 +1,12 @@
 /* Rendered answers of the public reads (GET /clips, /clips/{id}, /clips/{id}/neighbors,
- * /calendar), kept while the data has not changed, with their strong ETag.
+ * /calendar), kept while the clips they show have not changed, with their strong ETag.
  *
- * Exact, not "fresh enough": every use first asks the database whether anyone committed
- * since (store_changes: PRAGMA data_version on SQLite, the snapshot on PostgreSQL), so a
- * write acknowledged by any process is seen by the next read here. What it saves is the
- * query and the rendering; the question to the database remains. */
+ * Exact, not "fresh enough": every use first learns of every change committed since, by
+ * any process (store_changes: the change log, read when SQLite's data_version or
+ * PostgreSQL's snapshot has moved), so a write acknowledged anywhere is seen by the next
+ * read here. Each answer says which performance dates it depends on (response.depends_*);
+ * a change drops only the answers whose dates it touches. What it saves is the query and
+ * the rendering; the question to the database remains. */
 #ifndef TIMEWARP_READ_CACHE_H
 #define TIMEWARP_READ_CACHE_H
 #include "api/api.h"
@@ -18,10 +20,9 @@
 void read_cache_answer(api_handler handler, const char *key, const struct request *req,
                        struct response *res);
 
-/* Answers from the cache alone, for a generation someone else just had from store_changes
+/* Answers from the cache alone, right after someone else's store_changes
  * (store/change_check.c); false when nothing is kept for it (ask read_cache_answer). */
-bool read_cache_answer_known(const char *key, unsigned long long generation,
-                             const struct request *req, struct response *res);
+bool read_cache_answer_known(const char *key, const struct request *req, struct response *res);
 
 /* Drops everything (tests; shutdown, so LeakSanitizer sees a clean heap). */
 void read_cache_clear(void);

@@ -189,12 +189,12 @@ static void call_lost(struct dbio_task *t)
 }
 
 /* PostgreSQL, a cached read: the shared change check's answer (store/change_check.c). */
-static bool call_checked(struct dbio_task *t, unsigned long long generation)
+static bool call_checked(struct dbio_task *t, bool queue_full)
 {
     struct db_call *call = (struct db_call *)t;
-    if (generation == 0)
+    if (queue_full)
         api_error(&call->res, 503, "SERVICE_UNAVAILABLE", "The server is busy; try again shortly.", NULL);
-    else if (!read_cache_answer_known(call->target, generation, &call->req, &call->res))
+    else if (!read_cache_answer_known(call->target, &call->req, &call->res))
         return false;
     loop_post_done(call->loop, t);
     return true;

@@ -38,7 +38,7 @@ static void *checker_main(void *arg)
         pthread_mutex_unlock(&lock);
         if (stop)
             break;
-        unsigned long long generation = 0;
+        unsigned long long learned = 0;
         bool known = false;
         /* While the breaker is open the workers answer at once; a check here would only
          * wait out the time budget first. */
@@ -59,16 +59,16 @@ static void *checker_main(void *arg)
             }
             if (st && !store_is_broken(st)) {
                 store_set_deadline(st, deadline);
-                known = store_changes(st, &generation) == STORE_OK;
+                known = store_changes(st, &learned) == STORE_OK;
             }
         }
         bool queued = false;
         for (struct dbio_task *t = batch, *next; t; t = next) {
             next = t->next;
             t->next = NULL;
-            if (!(known && t->checked(t, generation))) {
+            if (!(known && t->checked(t, false))) {
                 if (!dbio_submit(t))
-                    t->checked(t, 0); /* the queue is full: 0 tells it to answer 503 */
+                    t->checked(t, true); /* the queue is full: answer 503 */
                 else
                     queued = true;
             }

@@ -306,6 +306,8 @@ static void probe_run(struct dbio_task *t, struct store *st)
     (void)t;
     if (st && store_ping(st) != STORE_OK && !store_is_broken(st))
         atomic_store(&reachable, false); /* answered, but not well: not reachable either */
+    else if (st)
+        store_prune_changes(st); /* the change log's old rows (a failure waits for the next) */
 }
 
 static void probe_done(struct dbio_task *t)

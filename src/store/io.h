@@ -27,11 +27,12 @@ struct dbio_task {
     /* For a group_commit task whose writes were in the group when its COMMIT failed: its
      * answer must now say that nothing was stored (called before done). */
     void (*lost)(struct dbio_task *t);
-    /* For dbio_check_changes: called on the checking thread with the data generation the
-     * check gave. True when the task was answered with it (then it has been handed back to
-     * its submitter); false sends it on to a worker as usual. Generation 0: the worker
-     * queue is full, answer 503 and hand it back. */
-    bool (*checked)(struct dbio_task *t, unsigned long long generation);
+    /* For dbio_check_changes: called on the checking thread once the check has learned of
+     * every change committed before it began (store_changes). True when the task was
+     * answered from the cache (then it has been handed back to its submitter); false sends
+     * it on to a worker as usual. queue_full: the check failed and no worker can take it
+     * either: answer 503 and hand it back. */
+    bool (*checked)(struct dbio_task *t, bool queue_full);
     struct dbio_task *next;
 };
 

@@ -97,6 +97,24 @@ static long count_with(struct store *st, const char *sql)
     return store_exec(st, &q, NULL, 0, capture_long, &n) == DB_OK ? n : -1;
 }
 
+/* Whether the down script's first line, "-- timewarp: derived t1 t2 …", names `table`: a
+ * table of derived data (such as the clip change log), which dropping loses nothing of. */
+static bool derived_table(const char *down, const char *table)
+{
+    static const char marker[] = "-- timewarp: derived ";
+    if (strncmp(down, marker, sizeof marker - 1) != 0)
+        return false;
+    size_t n = strlen(table);
+    for (const char *p = down + sizeof marker - 1; *p && *p != '\n';) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " \n");
+        if (len == n && strncmp(p, table, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 /* Lists in `lost` the data the down script would destroy ("clips (3 rows), …"); true if any. */
 static bool data_at_risk(struct store *st, const char *down, char *lost, size_t cap)
 {
@@ -110,7 +128,7 @@ static bool data_at_risk(struct store *st, const char *down, char *lost, size_t 
         p = q;
         if (is_table) {
             q += 5;
-            if (!identifier(&q, table, sizeof table))
+            if (!identifier(&q, table, sizeof table) || derived_table(down, table))
                 continue;
             snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
             n = count_with(st, sql);

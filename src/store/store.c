@@ -17,7 +17,7 @@
 enum {
     ID_PING, ID_INSERT_CONTRIBUTOR, ID_INSERT_SUBMISSION, ID_INSERT_CLIP,
     ID_LINK_CLIP, ID_MARK_DUPLICATE, ID_GET_SUBMISSION, ID_GET_CLIP, ID_CLIP_POSITION,
-    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN, ID_CHANGES, ID_SUBMIT,
+    ID_LIST_FIRST, ID_LIST_AFTER, ID_PREVIOUS, ID_CALENDAR, ID_CLIP_HIDDEN, ID_CHANGES_ /* 14: change_log.c */, ID_SUBMIT,
 };
 
 #define CLIP_SELECT "SELECT " CLIP_COLUMNS " FROM clips cl " CLIP_JOINS
@@ -82,15 +82,6 @@ static const struct db_stmt
  * (migration 0004 has the function; it follows submission_steps step for step). */
 static const struct db_stmt ST_SUBMIT = {ID_SUBMIT,
     "SELECT timewarp_submit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"};
-
-/* What tells this connection that someone committed since it last asked (store_changes).
- * SQLite: data_version changes when any other connection, of any process, has committed.
- * PostgreSQL: the snapshot (xmin:xmax:in-progress) changes whenever any transaction with a
- * transaction id ends, since xmax is the latest completed one plus one. */
-static const struct db_stmt ST_CHANGES[2] = {
-    {ID_CHANGES, "PRAGMA data_version"},
-    {ID_CHANGES, "SELECT CAST(pg_current_snapshot() AS text)"},
-};
 
 /* ---- connection and retry ---------------------------------------------------------------- */
 
@@ -225,8 +216,8 @@ bool store_group_end(struct store *st)
     enum db_status rc = st->drv->end_write(st->conn, !st->group_failed);
     if (st->group_failed)
         rc = DB_BUSY; /* rolled back: nothing of the group is stored */
-    /* Committed (or perhaps, if the answer was lost): readers must look again. */
-    store_note_change();
+    /* Committed (or perhaps, if the answer was lost): this connection must look again. */
+    store_note_change(st);
     if (rc == DB_NOT_SENT || rc == DB_UNAVAILABLE)
         st->broken = true;
     return rc == DB_OK;
@@ -257,11 +248,6 @@ static enum store_status to_store_status(enum db_status rc)
  * deadline. */
 #define MAX_ATTEMPTS 3
 
-/* Moves on whenever this process may have changed the data or has seen that anyone did. */
-static _Atomic unsigned long long generation = 1;
-
-void store_note_change(void) { atomic_fetch_add(&generation, 1); }
-
 static enum store_status with_retry_once(struct store *st,
                                          enum store_status (*op)(struct store *, void *), void *args);
 
@@ -269,11 +255,10 @@ static enum store_status with_retry(struct store *st, enum store_status (*op)(st
                                     void *args)
 {
     enum store_status rc = with_retry_once(st, op, args);
-    /* After the COMMIT and before anyone is told (the caller answers after this): a read
-     * that starts later sees a new generation. The writing connection's own data_version
-     * does not move for its own commits, so this, not store_changes, covers them. */
+    /* The writing connection's own data_version does not move for its own commits: its
+     * next change check reads the log (change_log.c). */
     if (st->wrote)
-        store_note_change();
+        store_note_change(st);
     return rc;
 }
 
@@ -646,53 +631,6 @@ enum store_status store_calendar(struct store *st, const char *from, const char 
 {
     struct calendar_args a = {from, to, fn, ctx};
     return with_retry(st, op_calendar, &a);
-}
-
-/* ---- change detection (for the response cache) ------------------------------------------- */
-
-struct change_token {
-    char text[sizeof ((struct store *)0)->change_token];
-    bool found, too_long;
-};
-
-static void capture_token(void *ctx, const char *const *cols, int ncols)
-{
-    struct change_token *t = ctx;
-    if (ncols < 1 || !cols[0])
-        return;
-    size_t n = strlen(cols[0]);
-    t->too_long = n >= sizeof t->text;
-    if (!t->too_long)
-        memcpy(t->text, cols[0], n + 1);
-    t->found = true;
-}
-
-static enum store_status op_changes(struct store *st, void *args)
-{
-    struct change_token *t = args;
-    memset(t, 0, sizeof *t);
-    const struct db_stmt *s = &ST_CHANGES[store_dialect(st)];
-    if (track(st, store_exec(st, s, NULL, 0, capture_token, t)))
-        return to_store_status(st->last_db_status);
-    return t->found ? STORE_OK : STORE_ERROR;
-}
-
-enum store_status store_changes(struct store *st, unsigned long long *generation_out)
-{
-    /* Through with_retry like any read: a session cut by a password rotation or a restart
-     * is re-established and asked again, rather than costing the request a 503. */
-    struct change_token t;
-    enum store_status rc = with_retry(st, op_changes, &t);
-    if (rc != STORE_OK)
-        return rc;
-    /* A token too long to keep (thousands of transactions in progress) counts as a change
-     * every time: never a stale answer, only no cache. */
-    if (t.too_long || strcmp(t.text, st->change_token) != 0) {
-        store_note_change();
-        snprintf(st->change_token, sizeof st->change_token, "%s", t.too_long ? "" : t.text);
-    }
-    *generation_out = atomic_load(&generation);
-    return STORE_OK;
 }
 
 /* ---- for the other store files (store_internal.h) ------------------------------------------ */

@@ -86,15 +86,22 @@ typedef void (*store_day_fn)(void *ctx, const char *date, const char *count);
 enum store_status store_calendar(struct store *st, const char *from, const char *to, store_day_fn fn,
                                  void *ctx);
 
-/* ---- change detection (for the response cache, api/read_cache.c) ---- */
-/* The data generation: it moves on after every write this process made (before the writer
- * answers) and whenever a connection sees that anyone, in any process, committed since it
- * last asked. store_changes asks the database (one cheap statement) and then gives the
- * generation: an answer rendered from a read that began after the generation was taken is
- * current as long as the generation is the same. */
-enum store_status store_changes(struct store *st, unsigned long long *generation);
-/* Moves the generation on (store.c calls it after every write; the group commit too). */
-void store_note_change(void);
+/* ---- what changed (for the response cache, api/read_cache.c; store/change_log.c) ---- */
+/* Every change to the clips, by any process, reaches this process as a range of
+ * performance dates (YYYYMMDD; 0..99991231 when it cannot be placed), numbered in the
+ * order this process learned of it. store_changes learns of every change committed before
+ * it began and gives the number learned so far: an answer rendered from a read that began
+ * after that is current until a change numbered from there on touches its dates. */
+enum store_status store_changes(struct store *st, unsigned long long *learned);
+unsigned long long store_changes_learned(void);
+typedef void (*store_change_fn)(void *ctx, int lo, int hi);
+/* Calls fn for the changes numbered [from, to); false (and no calls) if some of them are no
+ * longer remembered: take it that anything changed. */
+bool store_changes_between(unsigned long long from, unsigned long long to, store_change_fn fn, void *ctx);
+/* After a write on this connection (store.c; the group commit too). */
+void store_note_change(struct store *st);
+/* Deletes the log rows every reader has had time to read (the periodic probe, io.c). */
+enum store_status store_prune_changes(struct store *st);
 
 /* ---- group commit (store/io.c) ---- */
 /* Opens one write transaction that the following operations join, each in a savepoint

@@ -18,7 +18,8 @@ struct store {
     long long deadline_us;         /* of the current task (CLOCK_MONOTONIC), 0 = none */
     bool group;                    /* inside a group commit (io.c): writes are savepoints */
     bool group_failed;             /* ...and a statement in it failed: roll the group back */
-    char change_token[256];        /* what store_changes last saw ("" = nothing yet) */
+    char change_token[256];        /* SQLite: data_version when this connection last read the
+                                    * change log ("" = read it next time) */
 };
 
 /* A clip as every query selects it (9 columns, struct clip_rec's order); "cl" is clips. */
