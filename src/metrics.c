@@ -171,6 +171,10 @@ char *metrics_prometheus_text(size_t *len, size_t initial_capacity)
     EMIT("# HELP timewarp_group_commit_writes_total Writes that were in a shared transaction.\n"
          "# TYPE timewarp_group_commit_writes_total counter\n");
     EMIT("timewarp_group_commit_writes_total %llu\n", atomic_load(&total.events[METRIC_GROUP_COMMIT_WRITE]));
+    EMIT("# HELP timewarp_read_cache_total Public reads, answered from the cache (hit) or not (miss).\n"
+         "# TYPE timewarp_read_cache_total counter\n");
+    EMIT("timewarp_read_cache_total{result=\"hit\"} %llu\n", atomic_load(&total.events[METRIC_READ_CACHE_HIT]));
+    EMIT("timewarp_read_cache_total{result=\"miss\"} %llu\n", atomic_load(&total.events[METRIC_READ_CACHE_MISS]));
 #undef EMIT
     *len = t.buf ? t.pos : 0;
     return t.buf;

@@ -14,6 +14,8 @@ enum metric_event {
     METRIC_DB_ERROR,
     METRIC_GROUP_COMMIT,       /* a SQLite transaction shared by several writes (store/io.c) */
     METRIC_GROUP_COMMIT_WRITE, /* a write that was in one */
+    METRIC_READ_CACHE_HIT,     /* a public read answered from api/read_cache.c */
+    METRIC_READ_CACHE_MISS,    /* one that had to be queried and rendered */
     METRIC_EVENT_COUNT
 };
 

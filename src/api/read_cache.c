@@ -1,5 +1,6 @@
 /* The cache of rendered public reads (see read_cache.h). */
 #include "api/read_cache.h"
+#include "metrics.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -188,11 +189,13 @@ bool read_cache_answer_known(const char *key, const struct request *req, struct 
         read_cache_etag_matches(req->if_none_match, res->etag)) {
         res->cache_control = PUBLIC_CACHE_CONTROL;
         not_modified(res);
+        metrics_count(METRIC_READ_CACHE_HIT);
         return true;
     }
     res->etag[0] = '\0';
     if (!lookup(key, res, true))
         return false;
+    metrics_count(METRIC_READ_CACHE_HIT);
     res->status = 200;
     res->cache_control = PUBLIC_CACHE_CONTROL;
     return true;
@@ -215,6 +218,7 @@ void read_cache_answer(api_handler handler, const char *key, const struct reques
     }
     if (read_cache_answer_known(key, req, res))
         return;
+    metrics_count(METRIC_READ_CACHE_MISS);
     handler(req, res);
     if (res->status != 200 || res->body.failed)
         return;

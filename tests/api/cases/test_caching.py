@@ -144,3 +144,55 @@ def test_cache_exact_under_concurrent_writes(ctx):
         t.join()
     eq(problems[:3], [], "stale reads through the other process")
     eq(len({c["id"] for c in api_b.get(window).json["items"]}), 45, "every clip in the end")
+
+
+def cache_counts(api):
+    text = api.get("/metrics", check=False).body.decode()
+    got = dict(re.findall(r'^timewarp_read_cache_total\{result="(hit|miss)"\} (\d+)$', text, re.M))
+    assert set(got) == {"hit", "miss"}, "no timewarp_read_cache_total in /metrics"
+    return int(got["hit"]), int(got["miss"])
+
+
+@test
+def test_cache_drops_only_answers_a_change_touches(ctx):
+    """A write through one process drops, in another process's cache, only the answers
+    whose dates it touches (the clip change log, migration 0005): a clip added in another
+    year leaves this year's window, clip and calendar cached (hits, same ETag), while one
+    added in this year's window, or a clip hidden by moderators, is seen by the next read.
+    Before the change log, any write dropped everything (this test's first hit failed)."""
+    token = "cache-token-0123456789abcdef0123456789ab"
+    env = {"TIMEWARP_METRICS_ENDPOINT": "true", "TIMEWARP_ADMIN_TOKENS": "carol:" + token}
+    a = ctx.server(env=env)
+    b = ctx.server(db_url=a.database_url, migrate=False, env=env)
+    api_a, api_b = ctx.client(a), ctx.client(b)
+    year, other = ctx.year(), ctx.year()
+    cid = ctx.contributor(api_a)
+    first = ctx.accepted(api=api_a, contributor_id=cid, youtube=video_id(), date="%d-04-01" % year)
+    reads = ["/clips?from=%d-01-01&to=%d-12-31" % (year, year), "/clips/" + first["clip_id"],
+             "/calendar?from=%d-01-01&to=%d-12-31" % (year, year)]
+    etags = {}
+    for path in reads:
+        for _ in range(2):
+            r = api_b.get(path)
+            status(r, 200, "warm " + path)
+        etags[path] = r.header("ETag")
+
+    ctx.accepted(api=api_a, contributor_id=cid, youtube=video_id(), date="%d-04-01" % other)
+    hits, misses = cache_counts(api_b)
+    for path in reads:
+        r = api_b.get(path)
+        eq(r.header("ETag"), etags[path], path + " after a clip in another year")
+    hits2, misses2 = cache_counts(api_b)
+    eq((hits2 - hits, misses2 - misses), (len(reads), 0), "(hits, misses) after a write in another year")
+
+    second = ctx.accepted(api=api_a, contributor_id=cid, youtube=video_id(), date="%d-09-09" % year)
+    ids = [c["id"] for c in api_b.get(reads[0]).json["items"]]
+    eq(ids, [first["clip_id"], second["clip_id"]], "the window through the other process")
+    eq([d["count"] for d in api_b.get(reads[2]).json["days"]], [1, 1], "calendar through the other process")
+
+    r = api_a.post("/admin/clips/%s/hide" % first["clip_id"], {"reason": "Not live music"},
+                   headers={"Authorization": "Bearer " + token})
+    status(r, 200, "hide through the first process")
+    status(api_b.get(reads[1]), 410, "the hidden clip through the other process")
+    ids = [c["id"] for c in api_b.get(reads[0]).json["items"]]
+    eq(ids, [second["clip_id"]], "the window without the hidden clip")
