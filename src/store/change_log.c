@@ -38,14 +38,17 @@ static const struct db_stmt
         "SELECT horizon, (SELECT coalesce(max(seq), 0) FROM clip_changes) FROM clip_changes_horizon"},
     ST_LOG_ROWS = {ID_LOG_ROWS, "SELECT seq, lo, hi FROM clip_changes WHERE seq > ? ORDER BY seq LIMIT 65"},
     /* PostgreSQL, one round trip: the new snapshot, and what committed since the last one:
-     * "all" (no last snapshot, or the log pruned past it), "" (none) or "lo:hi,…". */
+     * "all" (no last snapshot, or the log pruned past it), "" (none) or "lo:hi,…". ORDER BY
+     * xid makes it a walk of the primary key from the old snapshot's xmin: without it the
+     * planner, misled by a log that was empty when the statement was first planned, kept a
+     * sequential scan of the whole log (mixed load fell to 1,764 req/s in the third round). */
     ST_SNAPSHOT_CHANGES = {ID_CHANGE_CHECK,
         "SELECT CAST(pg_current_snapshot() AS text), "
         "CASE WHEN p.snap IS NULL OR pg_snapshot_xmin(p.snap) < h.horizon THEN 'all' "
         "WHEN CAST(pg_current_snapshot() AS text) = CAST(p.snap AS text) THEN '' "
         "ELSE (SELECT coalesce(string_agg(c.lo || ':' || c.hi, ','), '') FROM "
         "(SELECT lo, hi FROM clip_changes WHERE xid >= pg_snapshot_xmin(p.snap) "
-        "AND NOT pg_visible_in_snapshot(xid, p.snap) LIMIT 65) c) END "
+        "AND NOT pg_visible_in_snapshot(xid, p.snap) ORDER BY xid LIMIT 65) c) END "
         "FROM (SELECT CAST(NULLIF(?, '') AS pg_snapshot) AS snap) p, clip_changes_horizon h"};
 
 /* Pruning, in one transaction: the horizon moves to the mark the previous round set (at
