@@ -31,10 +31,6 @@
 /* Statement ids 14 and 16..19 of the request path's range (db.h) are this file's. */
 enum { ID_CHANGE_CHECK = 14, ID_LOG_EDGES = 16, ID_LOG_ROWS, ID_PRUNE_HORIZON, ID_PRUNE_ROWS };
 
-/* NULLIF: a cast of '' would fail, even in a CASE branch not taken, once the planner
- * folds the parameter in. */
-#define LAST_SNAPSHOT "CAST(NULLIF(?, '') AS pg_snapshot)"
-
 static const struct db_stmt
     /* SQLite: has anyone else committed since this connection last asked? */
     ST_DATA_VERSION = {ID_CHANGE_CHECK, "PRAGMA data_version"},
@@ -47,13 +43,13 @@ static const struct db_stmt
      * planner, misled by a log that was empty when the statement was first planned, kept a
      * sequential scan of the whole log (mixed load fell to 1,764 req/s in the third round). */
     ST_SNAPSHOT_CHANGES = {ID_CHANGE_CHECK,
-        "SELECT CAST(pg_current_snapshot() AS text), CASE WHEN ? = '' THEN 'all' "
-        /* The common case first, and cheapest: nobody committed. */
-        "WHEN CAST(pg_current_snapshot() AS text) = ? THEN '' "
-        "WHEN pg_snapshot_xmin(" LAST_SNAPSHOT ") < (SELECT horizon FROM clip_changes_horizon) THEN 'all' "
+        "SELECT CAST(pg_current_snapshot() AS text), "
+        "CASE WHEN p.snap IS NULL OR pg_snapshot_xmin(p.snap) < h.horizon THEN 'all' "
+        "WHEN CAST(pg_current_snapshot() AS text) = CAST(p.snap AS text) THEN '' "
         "ELSE (SELECT coalesce(string_agg(c.lo || ':' || c.hi, ','), '') FROM "
-        "(SELECT lo, hi FROM clip_changes WHERE xid >= pg_snapshot_xmin(" LAST_SNAPSHOT ") "
-        "AND NOT pg_visible_in_snapshot(xid, " LAST_SNAPSHOT ") ORDER BY xid LIMIT 65) c) END"};
+        "(SELECT lo, hi FROM clip_changes WHERE xid >= pg_snapshot_xmin(p.snap) "
+        "AND NOT pg_visible_in_snapshot(xid, p.snap) ORDER BY xid LIMIT 65) c) END "
+        "FROM (SELECT CAST(NULLIF(?, '') AS pg_snapshot) AS snap) p, clip_changes_horizon h"};
 
 /* Pruning, in one transaction: the horizon moves to the mark the previous round set (at
  * least PRUNE_AFTER_S ago, whichever process set it), a new mark is set, and rows before
@@ -196,9 +192,9 @@ static enum store_status postgres_learn(struct store *st)
     pthread_mutex_lock(&lock);
     memcpy(read_to, pg_read_to, sizeof read_to);
     pthread_mutex_unlock(&lock);
-    const char *p[] = {read_to, read_to, read_to, read_to, read_to};
+    const char *p[] = {read_to};
     struct rows r = {0};
-    enum db_status rc = store_exec(st, &ST_SNAPSHOT_CHANGES, p, 5, capture_text, &r);
+    enum db_status rc = store_exec(st, &ST_SNAPSHOT_CHANGES, p, 1, capture_text, &r);
     if (rc != DB_OK && rc != DB_ERROR)
         return store_status_from(store_track(st, rc));
     bool anything = rc != DB_OK || !r.found || strcmp(r.text[1], "all") == 0;
