@@ -33,7 +33,7 @@ declare -A SOURCES=(
   [date]="src/domain/date.c src/domain/text.c"
   [cursor]="src/domain/cursor.c src/domain/text.c"
   [http]="src/http/parse.c"
-  [body]="src/random.c src/api/body.c src/api/contributors.c src/api/submissions.c src/api/throttle.c src/limits.c src/config.c src/api/common.c src/api/json_writer.c src/domain/text.c src/domain/date.c src/domain/youtube.c src/log.c src/metrics.c src/store/store.c src/store/sqlite.c src/store/postgres.c"
+  [body]="src/random.c src/api/body.c src/api/contributors.c src/api/submissions.c src/api/throttle.c src/limits.c src/config.c src/api/common.c src/api/json_writer.c src/domain/text.c src/domain/date.c src/domain/youtube.c src/log.c src/metrics.c src/store/store.c src/store/change_log.c src/store/sqlite.c src/store/postgres.c"
 )
 declare -A LIBS=(
   [youtube]="" [date]="" [http]="" [cursor]="libcrypto" [body]="jansson sqlite3 libpq libcrypto"
