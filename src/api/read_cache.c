@@ -52,13 +52,19 @@ static uint64_t hash_bytes(const void *p, size_t n)
 
 static size_t slot_of(const char *key) { return hash_bytes(key, strlen(key)) % SLOTS; }
 
-static void drop_all_locked(void)
+static void drop_slot_locked(size_t i)
 {
-    for (size_t i = 0; i < SLOTS; i++) {
+    if (slots[i]) {
+        bytes_kept -= slots[i]->len;
         free(slots[i]);
         slots[i] = NULL;
     }
-    bytes_kept = 0;
+}
+
+static void drop_all_locked(void)
+{
+    for (size_t i = 0; i < SLOTS; i++)
+        drop_slot_locked(i);
 }
 
 void read_cache_clear(void)
@@ -74,11 +80,8 @@ static void drop_overlapping_locked(void *ctx, int lo, int hi)
 {
     (void)ctx;
     for (size_t i = 0; i < SLOTS; i++)
-        if (slots[i] && overlaps(slots[i], lo, hi)) {
-            bytes_kept -= slots[i]->len;
-            free(slots[i]);
-            slots[i] = NULL;
-        }
+        if (slots[i] && overlaps(slots[i], lo, hi))
+            drop_slot_locked(i);
 }
 
 /* Drops what every change learned since the last call touches: after it, what is kept is
@@ -146,12 +149,8 @@ static void keep(const char *key, unsigned long long learned, const struct respo
         return;
     }
     size_t i = slot_of(key);
-    if (slots[i]) {
-        bytes_kept -= slots[i]->len;
-        free(slots[i]);
-    }
-    /* Full: what is kept is mostly from older generations by then, so start again rather
-     * than track ages. */
+    drop_slot_locked(i);
+    /* Full: start again rather than track ages (what was kept longest is likely cold). */
     if (bytes_kept + len > READ_CACHE_BYTES)
         drop_all_locked();
     slots[i] = e;

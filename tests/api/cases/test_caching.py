@@ -196,3 +196,61 @@ def test_cache_drops_only_answers_a_change_touches(ctx):
     status(api_b.get(reads[1]), 410, "the hidden clip through the other process")
     ids = [c["id"] for c in api_b.get(reads[0]).json["items"]]
     eq(ids, [second["clip_id"]], "the window without the hidden clip")
+
+
+def cache_slot(key):
+    """api/read_cache.c's slot for a key (its hash_bytes, modulo its 1,024 slots)."""
+    b, m = key.encode(), (1 << 64) - 1
+    h = 0xcbf29ce484222325 ^ len(b)
+    whole = len(b) - len(b) % 8
+    for i in range(0, whole, 8):
+        h = ((h ^ int.from_bytes(b[i:i + 8], "little")) * 0x100000001b3) & m
+        h ^= h >> 29
+    for c in b[whole:]:
+        h = ((h ^ c) * 0x100000001b3) & m
+    h ^= h >> 33
+    h = (h * 0xff51afd7ed558ccd) & m
+    h ^= h >> 33
+    return h % 1024
+
+
+@test(backends=("sqlite",))
+def test_cache_fills_up_and_starts_again(ctx):
+    """The cache (8 MiB in 1,024 slots) starts again when an answer would pass 8 MiB. Here
+    that answer replaces a smaller one in its slot: the old one must be freed once. The
+    first version freed it twice (AddressSanitizer: double free; the server died)."""
+    srv = ctx.server()
+    api = ctx.client(srv)
+    year = ctx.year()
+    cid = ctx.contributor(api)
+    subs = [ctx.accepted(api=api, contributor_id=cid, youtube=video_id(), date="%d-02-%02d" % (year, d))
+            for d in range(1, 29)]
+    cap, small = 8 << 20, "/clips/" + subs[0]["clip_id"]
+    small_len = len(api.get(small).body)
+    for limit in range(28, 1, -1):  # a page size that leaves room for the small answer
+        page = "/clips?from=%d-01-01&to=%d-12-31&limit=%d" % (year, year, limit)
+        size = len(api.get(page).body)
+        count = cap // size
+        if cap - count * size >= small_len:
+            break
+    assert size * 8 <= cap and cap - count * size >= small_len, "no page size fits the plan"
+    used, keys, k = set(), [], 0
+    while len(keys) < count:  # `count` big answers in distinct slots: just under 8 MiB
+        key = "%s&pass=%d" % (page, k)
+        k += 1
+        if cache_slot(key) not in used:
+            used.add(cache_slot(key))
+            keys.append(key)
+    for key in keys:
+        status(api.get(key), 200, "filling")
+    q = 0
+    while cache_slot("%s?pass=%d" % (small, q)) in used:
+        q += 1
+    small_key = "%s?pass=%d" % (small, q)
+    status(api.get(small_key), 200, "a small answer in a free slot (still within 8 MiB)")
+    while cache_slot("%s&pass=%d" % (page, k)) != cache_slot(small_key):
+        k += 1
+    status(api.get("%s&pass=%d" % (page, k)), 200, "a big answer in the small one's slot: past 8 MiB")
+    status(api.get(small_key), 200, "after the cache started again")
+    assert srv.alive(), "server died when the cache started again\n" + srv.stderr_tail()
+    srv.stop()
