@@ -132,26 +132,27 @@ struct neighbors {
     char previous_date[DATE_LEN + 1], next_date[DATE_LEN + 1]; /* "" = none: an open end */
 };
 
+static void render_neighbor(struct neighbors *n, const char *name, char date[DATE_LEN + 1],
+                            const struct clip_rec *c)
+{
+    if (c) {
+        api_clip_json(n->w, name, c);
+        snprintf(date, DATE_LEN + 1, "%s", c->performance_date);
+    } else {
+        jw_null(n->w, name);
+    }
+}
+
 static void render_previous(void *ctx, const struct clip_rec *c)
 {
     struct neighbors *n = ctx;
-    if (c) {
-        api_clip_json(n->w, "previous", c);
-        snprintf(n->previous_date, sizeof n->previous_date, "%s", c->performance_date);
-    } else {
-        jw_null(n->w, "previous");
-    }
+    render_neighbor(n, "previous", n->previous_date, c);
 }
 
 static void render_next(void *ctx, const struct clip_rec *c)
 {
     struct neighbors *n = ctx;
-    if (c) {
-        api_clip_json(n->w, "next", c);
-        snprintf(n->next_date, sizeof n->next_date, "%s", c->performance_date);
-    } else {
-        jw_null(n->w, "next");
-    }
+    render_neighbor(n, "next", n->next_date, c);
 }
 
 /* GET /clips/{id}/neighbors: previous and next clip in archive order, for walking the
@@ -167,7 +168,7 @@ void api_clips_neighbors(const struct request *req, struct response *res)
     jw_object_close(&res->body);
     if (rc == STORE_OK) {
         res->status = 200;
-        api_depends_on(res, n.previous_date[0] ? n.previous_date : NULL, n.next_date[0] ? n.next_date : NULL);
+        api_depends_on(res, n.previous_date, n.next_date); /* "": an open end */
     }
     else if (rc == STORE_NOT_FOUND)
         api_error(res, 404, "NOT_FOUND", "Not found", NULL);
