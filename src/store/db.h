@@ -28,7 +28,7 @@ struct db_stmt {
     int id; /* index into the per-connection cache, < DB_MAX_STMTS (store_exec checks) */
     const char *sql;
 };
-/* Statement ids in use: 0..19 the request path (store.c), 20..29 migrations (migrate.c),
+/* Statement ids in use: 0..19 and 30..31 the request path (store.c, change_log.c), 20..29 migrations (migrate.c),
  * 32..63 moderation (moderation.c), 64..110 the offline data commands (src/data/), which
  * run on connections of their own, and the last one (DB_MAX_STMTS - 1) the service role's
  * grants (grants.c). */
