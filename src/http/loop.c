@@ -98,6 +98,7 @@ static void *loop_main(void *arg)
     struct loop *l = arg;
     struct epoll_event events[128];
     int64_t next_sweep = monotonic_us() + SWEEP_US;
+    log_batch_access(true); /* one write(2) per round for the round's access lines */
     while (!atomic_load(&l->stop)) {
         int64_t now = monotonic_us();
         int timeout = next_sweep > now ? (int)((next_sweep - now + 999) / 1000) : 0;
@@ -124,7 +125,9 @@ static void *loop_main(void *arg)
             next_sweep = now + SWEEP_US;
         }
         conn_free_closed(l);
+        log_flush_access(); /* before the loop may sleep */
     }
+    log_batch_access(false);
     return NULL;
 }
 
