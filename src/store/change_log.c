@@ -16,7 +16,7 @@
  *   "everything after the highest seq read" is exact.
  * - PostgreSQL: transaction ids do not follow commit order, so the log is read as "rows of
  *   transactions visible now and not in the snapshot last read up to", in the same
- *   statement that takes the new snapshot. */
+ *   statement that takes the new snapshot; while nothing commits, the snapshot alone. */
 #include "store/store_internal.h"
 
 #include <pthread.h>
@@ -38,24 +38,21 @@ static const struct db_stmt
     ST_LOG_EDGES = {ID_LOG_EDGES,
         "SELECT horizon, (SELECT coalesce(max(seq), 0) FROM clip_changes) FROM clip_changes_horizon"},
     ST_LOG_ROWS = {ID_LOG_ROWS, "SELECT seq, lo, hi FROM clip_changes WHERE seq > ? ORDER BY seq LIMIT 65"},
-    /* PostgreSQL, one round trip: the new snapshot, and what committed since the last one:
-     * "all" (no last snapshot, or the log pruned past it), "" (none) or "lo:hi,…". ORDER BY
-     * xid makes it a walk of the primary key from the old snapshot's xmin: without it the
-     * planner, misled by a log that was empty when the statement was first planned, kept a
-     * sequential scan of the whole log (mixed load fell to 1,764 req/s in the third round). */
-    ST_SNAPSHOT_CHANGES = {ID_CHANGE_CHECK,
-        "SELECT CAST(pg_current_snapshot() AS text), "
-        "CASE WHEN p.snap IS NULL OR pg_snapshot_xmin(p.snap) < h.horizon THEN 'all' "
-        "WHEN CAST(pg_current_snapshot() AS text) = CAST(p.snap AS text) THEN '' "
-        "ELSE (SELECT coalesce(string_agg(c.lo || ':' || c.hi, ','), '') FROM "
-        "(SELECT lo, hi FROM clip_changes WHERE xid >= pg_snapshot_xmin(p.snap) "
-        "AND NOT pg_visible_in_snapshot(xid, p.snap) ORDER BY xid LIMIT 65) c) END "
-        "FROM (SELECT CAST(NULLIF(?, '') AS pg_snapshot) AS snap) p, clip_changes_horizon h"},
-    /* PostgreSQL, when the last check found nothing new: the snapshot alone. The statement
-     * above is planned anew at every call (with its parameter known, the planner folds the
-     * CASE, so its custom plans always look cheaper than a generic one): perf showed that
-     * planning as most of PostgreSQL's CPU under cached reads. This one has no parameter and
-     * is planned once per session; an unchanged snapshot means nothing committed since. */
+    /* PostgreSQL, one round trip: a first row with the statement's snapshot and the prune
+     * horizon, then the log rows of transactions visible in that snapshot and not in the
+     * one last read up to (both parameters), at most 65, walking the primary key from the
+     * old snapshot's xmin. Planned at every call (DB_NOT_CACHED), for the log as it is now: a cached
+     * plan made while it was empty (a sequential scan and a sort) would stay while it grows
+     * (mixed load fell to 1,764 req/s once). A UNION ALL of two plain queries: perf showed
+     * the planning of an earlier form (CASE and subqueries, ~80 us) as PostgreSQL's largest
+     * cost under the mixed load; this one plans in ~35 us. */
+    ST_SNAPSHOT_CHANGES = {DB_NOT_CACHED,
+        "SELECT CAST(pg_current_snapshot() AS text), CAST(horizon AS text), NULL, NULL "
+        "FROM clip_changes_horizon UNION ALL "
+        "(SELECT NULL, NULL, lo, hi FROM clip_changes WHERE xid >= pg_snapshot_xmin(CAST(? AS pg_snapshot)) "
+        "AND NOT pg_visible_in_snapshot(xid, CAST(? AS pg_snapshot)) ORDER BY xid LIMIT 65)"},
+    /* PostgreSQL, when the last check found nothing new: the snapshot alone. No parameter:
+     * planned once per session. An unchanged snapshot means nothing committed since. */
     ST_SNAPSHOT = {ID_SNAPSHOT, "SELECT CAST(pg_current_snapshot() AS text)"};
 
 /* Pruning, in one transaction: the horizon moves to the mark the previous round set (at
@@ -146,6 +143,22 @@ static void capture_row(void *ctx, const char *const *cols, int ncols)
     r->c[r->n++] = (struct change){atoi(cols[1]), atoi(cols[2])};
 }
 
+/* PostgreSQL's check: its first row (snapshot, horizon, NULL, NULL), or a change (NULL,
+ * NULL, lo, hi). */
+static void capture_check_row(void *ctx, const char *const *cols, int ncols)
+{
+    struct rows *r = ctx;
+    if (ncols < 4)
+        return;
+    if (cols[0]) {
+        capture_text(ctx, cols, ncols);
+        return;
+    }
+    if (r->n > MAX_ROWS || !cols[2] || !cols[3])
+        return;
+    r->c[r->n++] = (struct change){atoi(cols[2]), atoi(cols[3])};
+}
+
 /* Learns the rows in r, or "anything" if there were too many to place. */
 static void learn_rows_locked(const struct rows *r, bool anything)
 {
@@ -212,19 +225,15 @@ static enum store_status postgres_learn(struct store *st)
             return STORE_OK;
         r = (struct rows){0};
     }
-    const char *p[] = {read_to};
-    rc = store_exec(st, &ST_SNAPSHOT_CHANGES, p, 1, capture_text, &r);
+    const char *old = read_to[0] ? read_to : NULL; /* NULL: none read yet, no rows */
+    const char *p[] = {old, old};
+    rc = store_exec(st, &ST_SNAPSHOT_CHANGES, p, 2, capture_check_row, &r);
     if (rc != DB_OK && rc != DB_ERROR)
         return store_status_from(store_track(st, rc));
-    bool anything = rc != DB_OK || !r.found || strcmp(r.text[1], "all") == 0;
-    for (const char *s = r.text[1]; !anything && *s && r.n <= MAX_ROWS; s += strcspn(s, ","), s += *s == ',') {
-        int lo, hi;
-        if (sscanf(s, "%d:%d", &lo, &hi) != 2) {
-            anything = true;
-            break;
-        }
-        r.c[r.n++] = (struct change){lo, hi};
-    }
+    /* DB_ERROR: no log (a schema before 0005). A horizon past the old snapshot's xmin: the
+     * log was pruned past where this process had read, and what it missed is gone. */
+    bool anything = rc != DB_OK || !r.found || !old ||
+                    strtoull(read_to, NULL, 10) < strtoull(r.text[1], NULL, 10);
     pthread_mutex_lock(&lock);
     learn_rows_locked(&r, anything || r.too_long);
     /* A snapshot too long to keep (thousands of transactions in progress): "" makes the next

@@ -25,9 +25,15 @@ enum db_status {
  * keep it per connection. Every parameter is bound as text (NULL = SQL NULL) and every
  * column is read as text, so both databases produce byte-identical output. */
 struct db_stmt {
-    int id; /* index into the per-connection cache, < DB_MAX_STMTS (store_exec checks) */
+    /* index into the per-connection cache, < DB_MAX_STMTS (store_exec checks), or
+     * DB_NOT_CACHED */
+    int id;
     const char *sql;
 };
+/* A statement prepared, and on PostgreSQL planned, at every call for the values given. For
+ * one whose best plan depends on how big a table is now: a plan cached while it was small
+ * (a sequential scan) would stay while it grows. */
+#define DB_NOT_CACHED (-1)
 /* Statement ids in use: 0..19 and 30..31 the request path (store.c, change_log.c), 20..29 migrations (migrate.c),
  * 32..63 moderation (moderation.c), 64..110 the offline data commands (src/data/), which
  * run on connections of their own, and the last one (DB_MAX_STMTS - 1) the service role's

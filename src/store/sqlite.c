@@ -152,20 +152,26 @@ static enum db_status sqlite_exec(void *conn, const struct db_stmt *st, const ch
                                   int nparams, db_row_fn on_row, void *ctx)
 {
     struct sqlite_conn *c = conn;
-    sqlite3_stmt *s = c->cache[st->id];
+    bool cached = st->id != DB_NOT_CACHED;
+    sqlite3_stmt *s = cached ? c->cache[st->id] : NULL;
     int rc;
     if (!s) {
-        rc = sqlite3_prepare_v3(c->db, st->sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        rc = sqlite3_prepare_v3(c->db, st->sql, -1, cached ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
         if (rc != SQLITE_OK)
             return classify(c, rc);
-        c->cache[st->id] = s;
+        if (cached)
+            c->cache[st->id] = s;
     }
     for (int i = 0; i < nparams; i++) {
         rc = params[i] ? sqlite3_bind_text(s, i + 1, params[i], -1, SQLITE_STATIC)
                        : sqlite3_bind_null(s, i + 1);
         if (rc != SQLITE_OK) {
-            sqlite3_reset(s);
-            return classify(c, rc);
+            enum db_status bad = classify(c, rc);
+            if (cached)
+                sqlite3_reset(s);
+            else
+                sqlite3_finalize(s);
+            return bad;
         }
     }
     const char *cols[16];
@@ -179,8 +185,12 @@ static enum db_status sqlite_exec(void *conn, const struct db_stmt *st, const ch
             on_row(ctx, cols, n);
     }
     enum db_status result = rc == SQLITE_DONE ? DB_OK : classify(c, rc);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    if (!cached) {
+        sqlite3_finalize(s);
+    } else {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
     return result;
 }
 

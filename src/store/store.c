@@ -152,7 +152,7 @@ static void count_row(void *ctx, const char *const *cols, int ncols)
 enum db_status store_exec(struct store *st, const struct db_stmt *s, const char *const *params,
                           int nparams, db_row_fn fn, void *ctx)
 {
-    if (s->id < 0 || s->id >= DB_MAX_STMTS) { /* a programming error, caught by any test */
+    if (s->id != DB_NOT_CACHED && (s->id < 0 || s->id >= DB_MAX_STMTS)) { /* a programming error, caught by any test */
         log_eventf(LOG_ERROR, "statement id %d is outside the cache (DB_MAX_STMTS %d)", s->id,
                    DB_MAX_STMTS);
         st->last_db_status = DB_ERROR;
