@@ -41,9 +41,9 @@ static const struct db_stmt
     /* PostgreSQL, one round trip: a first row with the statement's snapshot and the prune
      * horizon, then the log rows of transactions visible in that snapshot and not in the
      * one last read up to (both parameters), at most 65, walking the primary key from the
-     * old snapshot's xmin. Planned at every call (DB_NOT_CACHED), for the log as it is now: a cached
-     * plan made while it was empty (a sequential scan and a sort) would stay while it grows
-     * (mixed load fell to 1,764 req/s once). A UNION ALL of two plain queries: perf showed
+     * old snapshot's xmin. Planned at every call (DB_NOT_CACHED), for the log as it is
+     * now: a cached plan made while it was empty (a sequential scan and a sort) would stay
+     * while it grows (mixed load fell to 1,764 req/s once). A UNION ALL of two plain queries: perf showed
      * the planning of an earlier form (CASE and subqueries, ~80 us) as PostgreSQL's largest
      * cost under the mixed load; this one plans in ~35 us. */
     ST_SNAPSHOT_CHANGES = {DB_NOT_CACHED,
@@ -236,9 +236,9 @@ static enum store_status postgres_learn(struct store *st)
                     strtoull(read_to, NULL, 10) < strtoull(r.text[1], NULL, 10);
     pthread_mutex_lock(&lock);
     learn_rows_locked(&r, anything || r.too_long);
+    pg_quiet = rc == DB_OK && r.found && strcmp(r.text[0], read_to) == 0;
     /* A snapshot too long to keep (thousands of transactions in progress): "" makes the next
      * check learn "anything" again. */
-    pg_quiet = rc == DB_OK && r.found && strcmp(r.text[0], read_to) == 0;
     snprintf(pg_read_to, sizeof pg_read_to, "%s", rc == DB_OK && !r.too_long ? r.text[0] : "");
     pthread_mutex_unlock(&lock);
     return STORE_OK;

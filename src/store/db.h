@@ -34,8 +34,8 @@ struct db_stmt {
  * one whose best plan depends on how big a table is now: a plan cached while it was small
  * (a sequential scan) would stay while it grows. */
 #define DB_NOT_CACHED (-1)
-/* Statement ids in use: 0..19 and 30..31 the request path (store.c, change_log.c), 20..29 migrations (migrate.c),
- * 32..63 moderation (moderation.c), 64..110 the offline data commands (src/data/), which
+/* Statement ids in use: 0..19 and 30 the request path (store.c, change_log.c), 20..29
+ * migrations (migrate.c), 32..63 moderation (moderation.c), 64..110 the offline data commands (src/data/), which
  * run on connections of their own, and the last one (DB_MAX_STMTS - 1) the service role's
  * grants (grants.c). */
 #define DB_MAX_STMTS 112

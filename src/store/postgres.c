@@ -280,25 +280,28 @@ static enum db_status pg_exec(void *conn, const struct db_stmt *st, const char *
                               int nparams, db_row_fn on_row, void *ctx)
 {
     struct pg_conn *c = conn;
-    char name[16], sql[2048];
-    snprintf(name, sizeof name, "tw%d", st->id);
+    char sql[2048];
     if (st->id == DB_NOT_CACHED) {
         to_dollar_params(st->sql, sql, sizeof sql);
         if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0))
             return send_failed(c, "query");
-    } else if (!c->prepared[st->id]) {
-        to_dollar_params(st->sql, sql, sizeof sql);
-        if (!PQsendPrepare(c->pg, name, sql, 0, NULL))
-            return send_failed(c, "prepare");
-        enum db_status rc = collect(c, expect_ok, "prepare");
-        if (rc == DB_UNAVAILABLE)
-            return DB_NOT_SENT; /* only the PREPARE was lost: the statement never ran */
-        if (rc != DB_OK)
-            return rc;
-        c->prepared[st->id] = true;
+    } else {
+        char name[16];
+        snprintf(name, sizeof name, "tw%d", st->id);
+        if (!c->prepared[st->id]) {
+            to_dollar_params(st->sql, sql, sizeof sql);
+            if (!PQsendPrepare(c->pg, name, sql, 0, NULL))
+                return send_failed(c, "prepare");
+            enum db_status rc = collect(c, expect_ok, "prepare");
+            if (rc == DB_UNAVAILABLE)
+                return DB_NOT_SENT; /* only the PREPARE was lost: the statement never ran */
+            if (rc != DB_OK)
+                return rc;
+            c->prepared[st->id] = true;
+        }
+        if (!PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0))
+            return send_failed(c, "query");
     }
-    if (st->id != DB_NOT_CACHED && !PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0))
-        return send_failed(c, "query");
     /* Rows arrive one at a time, so a page never sits whole in libpq's memory too. */
     PQsetSingleRowMode(c->pg);
     struct row_sink sink = {on_row, ctx};
